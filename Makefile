@@ -1,0 +1,28 @@
+# Task runner. `make lab` opens the workbook, `make test` runs every test; both set up .venv first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: lab test benchmark benchmark-quick clean-venv
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+lab: $(STAMP)  ## open JupyterLab on the notebooks
+	$(BIN)/jupyter lab notebooks/
+
+test: $(STAMP)  ## unit tests, CLI tests, browser test and every notebook (fast mode) under nbval
+	DIGITLAB_FAST=1 $(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider $(PYTEST_ARGS)
+
+benchmark: $(STAMP)  ## full benchmark (about an hour on a 2-core CPU), writes benchmarks/RESULTS.md
+	$(BIN)/python benchmarks/run.py
+
+benchmark-quick: $(STAMP)  ## reduced benchmark, under 2 minutes
+	$(BIN)/python benchmarks/run.py --quick
+
+clean-venv:
+	rm -rf $(VENV)

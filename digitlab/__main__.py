@@ -1,0 +1,6 @@
+"""``python -m digitlab``: see ``digitlab.cli``."""
+import sys
+
+from digitlab.cli import main
+
+sys.exit(main())

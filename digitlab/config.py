@@ -1,0 +1,30 @@
+"""Paths, the seed and the fast-mode flag shared by the package, notebooks and tests.
+
+Everything that depends on where the repository lives or on the environment is read here,
+so the rest of the package takes plain arguments.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: The repository root (the package is installed editable from it).
+REPO_ROOT: Path = Path(__file__).resolve().parent.parent
+#: Where ``load_mnist`` looks for and stores ``mnist.npz``.
+DATA_DIR: Path = REPO_ROOT / "data"
+#: Where models, their histories and cards live.
+MODELS_DIR: Path = REPO_ROOT / "models"
+#: The pretrained model shipped with the repository.
+SHIPPED_MODEL: Path = MODELS_DIR / "digitlab_cnn.keras"
+#: Seed used by notebooks, training and benchmarks unless told otherwise.
+SEED: int = 42
+
+#: Environment variable naming an MNIST file or folder; overrides ``data/mnist.npz``.
+DATA_ENV = "DIGITLAB_DATA"
+#: Environment variable that switches notebooks to a tiny, quick run (set by the tests).
+FAST_ENV = "DIGITLAB_FAST"
+
+
+def fast_mode() -> bool:
+    """Return True when ``DIGITLAB_FAST`` asks for a quick run (notebooks under test)."""
+    return os.environ.get(FAST_ENV, "").strip().lower() not in ("", "0", "false", "no")

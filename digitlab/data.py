@@ -1,0 +1,233 @@
+"""Find, download, read and check MNIST.
+
+``load_mnist`` accepts Keras's ``mnist.npz`` layout and the four original IDX files
+(gzipped or not) in a folder, and refuses anything truncated, mis-shaped or mislabelled
+with one message naming the file, so a notebook never trains on partial data.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import tempfile
+import urllib.request
+import zipfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from digitlab import config
+
+#: The file ``keras.datasets.mnist.load_data`` downloads, and its published SHA-256.
+MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+IDX_NAMES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+
+Split = tuple[np.ndarray, np.ndarray]
+
+
+class DataError(ValueError):
+    """MNIST could not be found, fetched or read; the message says which file and why."""
+
+
+def default_path() -> Path:
+    """Return where the downloaded ``mnist.npz`` is kept: ``data/mnist.npz`` in the repo."""
+    return config.DATA_DIR / "mnist.npz"
+
+
+def find_mnist(path: str | os.PathLike | None = None, *, download: bool = True) -> Path:
+    """Return the MNIST source to read: ``path``, ``$DIGITLAB_DATA``, ``data/mnist.npz``, or a download.
+
+    A path given explicitly (argument or environment) must exist; it is never silently
+    replaced by another source.
+    """
+    for given, origin in ((path, "path argument"), (os.environ.get(config.DATA_ENV), f"${config.DATA_ENV}")):
+        if given:
+            p = Path(given).expanduser()
+            if not p.exists():
+                raise DataError(f"MNIST file given by {origin} does not exist: {p}")
+            return p
+    local = default_path()
+    if local.exists():
+        return local
+    if not download:
+        raise DataError(_no_data_message(local, reason="download disabled"))
+    return download_mnist(local)
+
+
+def load_mnist(path: str | os.PathLike | None = None) -> tuple[Split, Split]:
+    """Return ``(x_train, y_train), (x_test, y_test)`` as uint8 arrays (N, 28, 28) and (N,).
+
+    Looks at ``path``, then ``$DIGITLAB_DATA``, then ``data/mnist.npz``, and otherwise
+    downloads Keras's ``mnist.npz`` (SHA-256 checked) into ``data/``. ``path`` may be an
+    ``.npz`` file in Keras's layout or a folder holding the four IDX files.
+    """
+    source = find_mnist(path)
+    arrays = read_idx_folder(source) if source.is_dir() else read_npz(source)
+    validate(arrays, source)
+    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Return the four arrays of a Keras-layout ``mnist.npz``; DataError if it is unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [k for k in NPZ_KEYS if k not in npz.files]
+            if missing:
+                raise DataError(f"{path}: not an MNIST npz, missing arrays {missing} (has {npz.files})")
+            return {k: npz[k] for k in NPZ_KEYS}
+    except DataError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise DataError(f"{path}: corrupt or truncated npz file ({exc})") from exc
+
+
+def read_idx_folder(folder: Path) -> dict[str, np.ndarray]:
+    """Return the four arrays read from the original IDX files (``.gz`` or plain) in ``folder``."""
+    arrays = {}
+    for key, name in IDX_NAMES.items():
+        candidates = [folder / f"{name}.gz", folder / name]
+        found = next((c for c in candidates if c.exists()), None)
+        if found is None:
+            raise DataError(f"{folder}: IDX file {name}[.gz] is missing")
+        arrays[key] = read_idx(found)
+    return arrays
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Return the uint8 array stored in one IDX file; DataError if its header and size disagree."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{path}: cannot read IDX file ({exc})") from exc
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DataError(f"{path}: not an unsigned-byte IDX file (bad magic number)")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path}: truncated IDX header")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    expected = int(np.prod(shape))
+    if len(raw) - header != expected:
+        raise DataError(f"{path}: header says {shape} ({expected} bytes) but {len(raw) - header} bytes follow")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def validate(arrays: dict[str, np.ndarray], source: Path) -> None:
+    """Raise DataError naming ``source`` unless the arrays are well-formed MNIST splits."""
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.ndim != 3 or x.shape[1:] != (28, 28):
+            raise DataError(f"{source}: x_{split} has shape {x.shape}, expected (N, 28, 28)")
+        if y.ndim != 1:
+            raise DataError(f"{source}: y_{split} has shape {y.shape}, expected (N,)")
+        if len(x) != len(y):
+            raise DataError(f"{source}: {len(x)} {split} images but {len(y)} labels")
+        if len(x) == 0:
+            raise DataError(f"{source}: the {split} split is empty")
+        if x.dtype != np.uint8 or y.dtype != np.uint8:
+            raise DataError(f"{source}: {split} arrays are {x.dtype}/{y.dtype}, expected uint8")
+        if y.max() > 9:
+            raise DataError(f"{source}: y_{split} holds labels outside 0-9 (max {int(y.max())})")
+
+
+def sha256(path: str | os.PathLike) -> str:
+    """Return the hex SHA-256 of a file, or of the IDX files of a folder taken in order."""
+    p = Path(path)
+    files = [p] if p.is_file() else sorted(f for f in p.iterdir() if "idx" in f.name)
+    digest = hashlib.sha256()
+    for f in files:
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch(url: str, dest: Path, progress: Callable[[int, int], None] | None = None) -> None:
+    """Download ``url`` into ``dest``; kept separate so tests can replace it."""
+    with urllib.request.urlopen(url, timeout=30) as response, open(dest, "wb") as out:
+        total = int(response.headers.get("Content-Length") or 0)
+        done = 0
+        for block in iter(lambda: response.read(1 << 16), b""):
+            out.write(block)
+            done += len(block)
+            if progress:
+                progress(done, total)
+
+
+def download_mnist(dest: Path | None = None, *, url: str = MNIST_URL, expected_sha256: str = MNIST_SHA256) -> Path:
+    """Return ``dest`` after downloading MNIST to it, checked by SHA-256 and renamed into place.
+
+    Nothing is left at ``dest`` unless the whole file arrived with the right checksum.
+    """
+    from tqdm.auto import tqdm
+
+    dest = Path(dest) if dest else default_path()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=dest.name, suffix=".part", dir=dest.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        with tqdm(desc=f"downloading {dest.name}", unit="B", unit_scale=True, leave=False) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.total = total or None
+                bar.update(done - bar.n)
+
+            fetch(url, tmp, progress)
+        got = sha256(tmp)
+        if got != expected_sha256:
+            raise DataError(f"download of {url} has SHA-256 {got}, expected {expected_sha256}; not saved")
+        os.replace(tmp, dest)
+    except DataError:
+        raise
+    except OSError as exc:
+        raise DataError(_no_data_message(dest, reason=f"download from {url} failed: {exc}")) from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def _no_data_message(local: Path, *, reason: str) -> str:
+    return (
+        f"MNIST not found ({reason}). Provide it one of these ways:\n"
+        f"  1. pass a path: load_mnist('path/to/mnist.npz') or --data PATH on the command line;\n"
+        f"  2. set ${config.DATA_ENV} to an mnist.npz file or a folder with the four IDX files;\n"
+        f"  3. put Keras's mnist.npz at {local};\n"
+        f"  4. connect to the internet and it is downloaded from {MNIST_URL}."
+    )
+
+
+def train_val_split(
+    x: np.ndarray, y: np.ndarray, *, val_fraction: float = 0.1, seed: int = config.SEED
+) -> tuple[Split, Split]:
+    """Return ``(x_train, y_train), (x_val, y_val)``: a seeded, stratified split of the training data."""
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
+    rng = np.random.default_rng(seed)
+    val_idx = []
+    for digit in np.unique(y):
+        idx = np.flatnonzero(y == digit)
+        val_idx.append(rng.choice(idx, size=max(1, round(len(idx) * val_fraction)), replace=False))
+    val = np.zeros(len(y), dtype=bool)
+    val[np.concatenate(val_idx)] = True
+    return (x[~val], y[~val]), (x[val], y[val])
+
+
+def subset(x: np.ndarray, y: np.ndarray, fraction: float, *, seed: int = config.SEED) -> Split:
+    """Return a seeded random ``fraction`` of ``(x, y)``, for quick runs."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    if fraction == 1:
+        return x, y
+    idx = np.random.default_rng(seed).permutation(len(y))[: max(1, int(len(y) * fraction))]
+    return x[np.sort(idx)], y[np.sort(idx)]
