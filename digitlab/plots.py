@@ -1,0 +1,469 @@
+"""Every figure of the workbook: the data, MNIST's normalisation, training curves, evaluation, the CNN's view.
+
+Functions take numpy arrays, histories and metric results, never models or widgets. Single
+plots follow ``plot_x(data, *, ax=None, **style) -> Axes``; grids of panels return a Figure.
+Nothing here shows, saves or changes rcParams, except ``style()``, which each notebook calls
+once in its Setup. ``LiveCurves`` redraws one figure in place in a notebook cell's output.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import display
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+from scipy import ndimage
+
+from digitlab import metrics, preprocess
+
+#: Colour map for digits: dark ink on white paper.
+DIGIT_CMAP = "gray_r"
+#: Largest figure, in inches, so notebooks render readably on GitHub.
+MAX_SIZE = (8.0, 5.0)
+DIGITS = np.arange(10)
+HISTORY_METRICS = ("loss", "accuracy")
+#: Pixel values from here up count as dark ink in the pixel histogram's title.
+DARK_INK = 224
+
+
+def style() -> None:
+    """Return nothing; set the workbook's look (fonts, light grid, no top/right frame) for later figures."""
+    mpl.rcParams.update({
+        "figure.figsize": (6.0, 4.0),
+        "figure.dpi": 100,
+        "font.size": 10,
+        "axes.titlesize": 10,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "image.cmap": DIGIT_CMAP,
+        "legend.frameon": False,
+    })
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def _fit(width: float, height: float) -> tuple[float, float]:
+    """Return (width, height) scaled down, aspect kept, to fit within MAX_SIZE."""
+    scale = min(1.0, MAX_SIZE[0] / width, MAX_SIZE[1] / height)
+    return width * scale, height * scale
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float] = (6.0, 4.0)) -> Axes:
+    """Return ``ax``, or the axes of a new figure of ``figsize``."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=_fit(*figsize), layout="constrained")
+    return ax
+
+
+def _as_images(images) -> np.ndarray:
+    """Return images as a float array (N, H, W), dropping a trailing channel axis of 1."""
+    arr = np.asarray(images, dtype=np.float32)
+    if arr.ndim == 4 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim != 3:
+        raise ValueError(f"images must have shape (N, H, W) or (N, H, W, 1), got {arr.shape}")
+    return arr
+
+
+def _as_unit_images(images) -> np.ndarray:
+    """Return images as float (N, H, W) in [0, 1]; 0-255 values are divided by 255."""
+    x = _as_images(images)
+    return x / 255.0 if x.max(initial=0.0) > 1.0 else x
+
+
+def _blank(ax: Axes) -> None:
+    """Hide an image panel's ticks, grid and frame but keep its labels usable."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def _image_grid(
+    images, ncols: int, *, titles: Sequence[str] | None = None, row_labels: Sequence[str] | None = None,
+    panel: float = 0.8, suptitle: str | None = None, **imshow,
+) -> Figure:
+    """Return a figure showing ``images`` row by row in ``ncols`` columns, with optional titles."""
+    images = list(images)
+    nrows = max(1, math.ceil(len(images) / ncols))
+    extra = 0.3 * (titles is not None) + 0.3 * (suptitle is not None)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=_fit(ncols * panel, nrows * (panel + 0.15 * (titles is not None)) + extra),
+        squeeze=False, layout="constrained",
+    )
+    imshow = {"cmap": DIGIT_CMAP, **imshow}
+    for i, ax in enumerate(axes.flat):
+        _blank(ax)
+        if i < len(images):
+            ax.imshow(images[i], **imshow)
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=8)
+    for label, ax in zip(row_labels or (), axes[:, 0]):
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def _digit_indices(labels: np.ndarray, per_digit: int) -> list[np.ndarray]:
+    """Return, for each digit 0-9, the indices of its first ``per_digit`` examples."""
+    labels = np.asarray(labels)
+    return [np.flatnonzero(labels == d)[:per_digit] for d in DIGITS]
+
+
+# --- the data --------------------------------------------------------------------------------
+
+def plot_class_balance(splits: Mapping[str, np.ndarray], *, ax: Axes | None = None, **style) -> Axes:
+    """Return axes with grouped bars: the share (%) of each digit in every split, e.g. train and test."""
+    ax = _axes(ax, (6.5, 3.5))
+    width = 0.8 / len(splits)
+    for i, (name, labels) in enumerate(splits.items()):
+        share = 100 * np.bincount(np.asarray(labels, dtype=int), minlength=10) / len(labels)
+        ax.bar(DIGITS + (i - (len(splits) - 1) / 2) * width, share, width, label=f"{name} ({len(labels):,})", **style)
+    ax.axhline(10, color="k", lw=0.8, ls="--", label="uniform (10%)")
+    ax.set_xticks(DIGITS, [str(d) for d in DIGITS])
+    ax.set(xlabel="digit", ylabel="share of the split (%)", title="How often each digit occurs")
+    ax.set_ylim(0, 1.3 * ax.get_ylim()[1])
+    ax.legend(loc="upper center", ncols=len(splits) + 1, fontsize=8)
+    return ax
+
+
+def plot_samples(images: np.ndarray, labels: np.ndarray, *, per_digit: int = 12) -> Figure:
+    """Return a grid with one row per digit 0-9 showing its first ``per_digit`` images."""
+    rows = _digit_indices(labels, per_digit)
+    images = _as_images(images)
+    grid = [images[idx[j]] if j < len(idx) else np.zeros(images.shape[1:]) for idx in rows for j in range(per_digit)]
+    return _image_grid(grid, per_digit, row_labels=[str(d) for d in DIGITS], panel=0.48)
+
+
+def plot_mean_digits(images: np.ndarray, labels: np.ndarray) -> Figure:
+    """Return a row of ten panels: the pixel-wise mean image of each digit 0-9."""
+    images, labels = _as_images(images), np.asarray(labels)
+    means = [images[labels == d].mean(axis=0) for d in DIGITS]
+    return _image_grid(means, 10, titles=[str(d) for d in DIGITS], panel=0.8)
+
+
+def plot_pixel_histogram(images: np.ndarray, *, ax: Axes | None = None, bin_width: int = 8, **style) -> Axes:
+    """Return axes with the histogram (log scale) of the 0-255 pixel values of uint8 ``images``."""
+    values = np.asarray(images)
+    if values.dtype != np.uint8:
+        raise ValueError(f"images must be uint8 (0-255), got {values.dtype}")
+    counts = np.bincount(values.ravel(), minlength=256)
+    edges = np.arange(0, 256 + bin_width, bin_width)
+    binned = np.add.reduceat(counts, edges[:-1])
+    ax = _axes(ax, (6.0, 3.5))
+    ax.stairs(binned, np.minimum(edges, 256), fill=True, **style)
+    ax.set_yscale("log")
+    share = counts / counts.sum()
+    blank, dark = share[0], share[DARK_INK:].sum()
+    ax.set(xlabel="pixel value (0 = paper, 255 = full ink)", ylabel="pixels",
+           title=f"{blank:.0%} blank (0), {dark:.0%} dark ink (>= {DARK_INK}), {1 - blank - dark:.0%} grey edges")
+    return ax
+
+
+def pca_2d(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the images projected on their first two principal components (N, 2), and the share of variance each explains."""
+    x = _as_unit_images(images).reshape(len(images), -1)
+    x = x - x.mean(axis=0)
+    _, s, vt = np.linalg.svd(x, full_matrices=False)
+    variance = s**2
+    return x @ vt[:2].T, variance[:2] / variance.sum()
+
+
+def plot_pca(images: np.ndarray, labels: np.ndarray, *, ax: Axes | None = None, **style) -> Axes:
+    """Return axes with a scatter of the images' 2-D PCA projection, one colour per digit, digits at class means."""
+    points, explained = pca_2d(images)
+    labels = np.asarray(labels)
+    ax = _axes(ax, (6.5, 5.0))
+    colours = plt.get_cmap("tab10")
+    for d in DIGITS:
+        pts = points[labels == d]
+        ax.scatter(pts[:, 0], pts[:, 1], s=4, alpha=0.4, color=colours(d), label=str(d), **style)
+        if len(pts):
+            cx, cy = pts.mean(axis=0)
+            ax.text(cx, cy, str(d), fontsize=14, weight="bold", ha="center", va="center",
+                    bbox=dict(boxstyle="circle,pad=0.15", fc="white", ec=colours(d)))
+    ax.set(xlabel=f"PC 1 ({explained[0]:.0%} of variance)", ylabel=f"PC 2 ({explained[1]:.0%} of variance)",
+           title=f"{len(labels):,} images projected on two principal components")
+    ax.legend(title="digit", markerscale=3, loc="center left", bbox_to_anchor=(1, 0.5))
+    return ax
+
+
+# --- how MNIST is normalised ------------------------------------------------------------------
+
+def normalisation_measures(images: np.ndarray) -> dict[str, np.ndarray]:
+    """Return per image: ``bbox`` of the ink (top, bottom, left, right; exclusive), ``centre_of_mass`` (row, col), ``stroke_width`` (pixels).
+
+    The box holds every non-zero pixel. The stroke width is estimated as ink area divided by
+    half the ink's outline length (2A/P, ink taken where the pixel is at least half dark), which
+    is the width of a long stroke and slightly less for short ones.
+    """
+    x = _as_unit_images(images)
+    ink = x > 0
+    rows, cols = ink.any(axis=2), ink.any(axis=1)
+    n, h, w = x.shape
+    bbox = np.stack([np.argmax(rows, axis=1), h - np.argmax(rows[:, ::-1], axis=1),
+                     np.argmax(cols, axis=1), w - np.argmax(cols[:, ::-1], axis=1)], axis=1)
+    ys, xs = np.mgrid[:h, :w]
+    mass = np.maximum(x.sum(axis=(1, 2)), 1e-12)
+    centre = np.stack([(x * ys).sum(axis=(1, 2)) / mass, (x * xs).sum(axis=(1, 2)) / mass], axis=1)
+    dark = np.pad(x >= 0.5, ((0, 0), (1, 1), (1, 1)))
+    outline = (dark[:, 1:] != dark[:, :-1]).sum(axis=(1, 2)) + (dark[:, :, 1:] != dark[:, :, :-1]).sum(axis=(1, 2))
+    stroke = 2 * dark.sum(axis=(1, 2)) / np.maximum(outline, 1)
+    return {"bbox": bbox, "centre_of_mass": centre, "stroke_width": stroke}
+
+
+def plot_normalisation_examples(images: np.ndarray, *, n: int = 6) -> Figure:
+    """Return a row of ``n`` digits, each with its ink box (red), the 20x20 box (dashed) and centre of mass."""
+    images = _as_images(images)[:n]
+    m = normalisation_measures(images)
+    field, box = images.shape[1], preprocess.BOX
+    titles = [f"box {b - t}x{r - left}\nstroke {s:.1f} px" for (t, b, left, r), s in zip(m["bbox"], m["stroke_width"])]
+    fig = _image_grid(images, n, titles=titles, panel=1.3)
+    for ax, (top, bottom, left, right), (cy, cx) in zip(fig.axes, m["bbox"], m["centre_of_mass"]):
+        ax.add_patch(Rectangle((left - 0.5, top - 0.5), right - left, bottom - top, fill=False, ec="tab:red", lw=1))
+        ax.add_patch(Rectangle(((field - box) / 2 - 0.5,) * 2, box, box, fill=False, ec="tab:blue", ls="--", lw=1))
+        ax.plot([cx], [cy], "o", color="tab:orange", ms=5)
+        ax.plot([field / 2], [field / 2], "+", color="tab:blue", ms=10)
+    return fig
+
+
+def plot_normalisation_stats(images: np.ndarray) -> Figure:
+    """Return three histograms over ``images``: longer side of the ink box, centre-of-mass offset, stroke width."""
+    images = _as_images(images)
+    m = normalisation_measures(images)
+    offset = np.hypot(*(m["centre_of_mass"] - images.shape[1] / 2).T)
+    fig, axes = plt.subplots(1, 3, figsize=(8.0, 2.8), layout="constrained")
+    top, bottom, left, right = m["bbox"].T
+    longer = np.maximum(bottom - top, right - left)
+    axes[0].hist(longer, bins=np.arange(longer.min() - 0.5, longer.max() + 1.5))
+    axes[0].set(xlabel="longer side of ink box (px)", ylabel="images", title=f"{np.mean(longer == 20):.1%} exactly 20")
+    axes[1].hist(offset, bins=30)
+    axes[1].set(xlabel="centre of mass to field centre (px)", title=f"median {np.median(offset):.2f} px")
+    axes[2].hist(m["stroke_width"], bins=30)
+    axes[2].set(xlabel="stroke width (px)", title=f"median {np.median(m['stroke_width']):.1f} px")
+    return fig
+
+
+def plot_mnist_steps(steps: preprocess.MnistSteps) -> Figure:
+    """Return four panels of ``preprocess.mnist_steps``: ink with its box, crop, 20-pixel fit, centred 28x28 result."""
+    top, bottom, left, right = steps.bbox
+    result_cy, result_cx = ndimage.center_of_mass(steps.result)
+    h, w = steps.ink.shape
+    titles = [f"1. ink ({h}x{w})", "2. cropped to the ink",
+              f"3. fitted into 20x20: {steps.fitted.shape[0]}x{steps.fitted.shape[1]}", "4. centred in 28x28"]
+    fig = _image_grid([steps.ink, steps.cropped, steps.fitted, steps.result], 4, titles=titles, panel=1.9)
+    first, crop, fit, last = fig.axes
+    for ax in fig.axes:
+        for spine in ax.spines.values():
+            spine.set(visible=True, color="0.7")
+    first.add_patch(Rectangle((left - 0.5, top - 0.5), right - left, bottom - top, fill=False, ec="tab:red"))
+    for spine in crop.spines.values():
+        spine.set_color("tab:red")
+    pad_y, pad_x = [(preprocess.BOX - n) / 2 for n in steps.fitted.shape]
+    fit.set(xlim=(-0.5 - pad_x, steps.fitted.shape[1] - 0.5 + pad_x), ylim=(steps.fitted.shape[0] - 0.5 + pad_y, -0.5 - pad_y))
+    fit.add_patch(Rectangle((-0.5 - pad_x, -0.5 - pad_y), preprocess.BOX, preprocess.BOX, fill=False, ec="tab:blue", ls="--", lw=1.5))
+    last.plot([result_cx], [result_cy], "o", color="tab:orange", ms=5, label="centre of mass")
+    last.plot([preprocess.FIELD / 2], [preprocess.FIELD / 2], "+", color="tab:blue", ms=12, label="field centre")
+    return fig
+
+
+def plot_augmented(originals: np.ndarray, variants: Sequence[np.ndarray]) -> Figure:
+    """Return a grid: the original images in the first row, each augmented copy of them in a row below."""
+    originals = _as_images(originals)
+    rows = [originals] + [_as_images(v) for v in variants]
+    if any(r.shape != originals.shape for r in rows):
+        raise ValueError(f"every variant must have the originals' shape {originals.shape}")
+    labels = ["original"] + [f"augmented {i + 1}" for i in range(len(variants))]
+    return _image_grid([img for r in rows for img in r], len(originals), row_labels=labels, panel=0.7, vmin=0, vmax=1)
+
+
+# --- training curves ---------------------------------------------------------------------------
+
+def _curve_lines(axes: Sequence[Axes], epochs: int | None) -> dict[str, Line2D]:
+    """Return empty train and validation lines, keyed by history name, on a loss and an accuracy axes."""
+    lines = {}
+    for ax, metric in zip(axes, HISTORY_METRICS):
+        for prefix, label, ls in (("", "train", "-"), ("val_", "validation", "--")):
+            (lines[prefix + metric],) = ax.plot([], [], ls, marker="o", ms=3, label=label)
+        ax.set(xlabel="epoch", ylabel=metric, title=metric)
+        if epochs:
+            ax.set_xlim(0.5, epochs + 0.5)
+        ax.legend(fontsize=8)
+    return lines
+
+
+def _draw_history(fig: Figure, lines: Mapping[str, Line2D], history: Mapping[str, Sequence[float]]) -> None:
+    """Set the lines' data from ``history`` and rescale the axes; the title gives the best validation accuracy."""
+    for key, line in lines.items():
+        values = np.asarray(history.get(key, []), dtype=float)
+        line.set_data(np.arange(1, len(values) + 1), values)
+    for ax in fig.axes:
+        ax.relim()
+        ax.autoscale_view(scalex=ax.get_autoscalex_on())
+    val = history.get("val_accuracy") or []
+    if val:
+        best = int(np.argmax(val))
+        fig.suptitle(f"after {len(val)} epochs: best validation accuracy {val[best]:.2%} (epoch {best + 1})")
+
+
+def plot_history(history: Mapping[str, Sequence[float]], *, epochs: int | None = None) -> Figure:
+    """Return loss and accuracy per epoch, train and validation, from a ``train`` history dict."""
+    fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.2), layout="constrained")
+    _draw_history(fig, _curve_lines(axes, epochs), history)
+    return fig
+
+
+class LiveCurves:
+    """Training curves that redraw in place, in the notebook cell's output, after every epoch.
+
+    Pass an instance as ``on_epoch_end`` to ``digitlab.train.train``: each call with the history
+    so far updates one figure (an IPython display handle) instead of printing a new one.
+    """
+
+    def __init__(self, epochs: int | None = None):
+        self.figure = Figure(figsize=(8.0, 3.2), layout="constrained")  # not pyplot's: shown only via the handle
+        self.lines = _curve_lines(self.figure.subplots(1, 2), epochs)
+        self.handle = None
+
+    def __call__(self, history: Mapping[str, Sequence[float]]) -> None:
+        """Return nothing; redraw the curves from ``history`` and update the displayed figure."""
+        _draw_history(self.figure, self.lines, history)
+        if self.handle is None:
+            self.handle = display(self.figure, display_id=True)
+        else:
+            self.handle.update(self.figure)
+
+
+# --- evaluation --------------------------------------------------------------------------------
+
+def plot_confusion_matrix(cm: np.ndarray, *, normalize: bool = False, ax: Axes | None = None, cmap: str = "Blues") -> Axes:
+    """Return axes with the confusion matrix (rows true, columns predicted), each non-zero cell annotated.
+
+    With ``normalize`` each row is shown as percentages of that true digit. Colours are on a log
+    scale so that a handful of errors stands out next to the full diagonal; zero cells stay blank.
+    """
+    cm = np.asarray(cm)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
+        raise ValueError(f"confusion matrix must be square, got shape {cm.shape}")
+    values = 100 * cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm.astype(float)
+    shown = np.ma.masked_equal(values, 0)
+    lo, hi = (shown.min(), shown.max()) if shown.count() else (1, 1)
+    ax = _axes(ax, (5.5, 4.8))
+    image = ax.imshow(shown, cmap=cmap, norm=mpl.colors.LogNorm(vmin=lo, vmax=max(hi, lo * 1.01)))
+    ax.grid(False)
+    for (i, j), v in np.ndenumerate(values):
+        if v:
+            text = f"{v:.1f}" if normalize else f"{int(v)}"
+            dark = image.norm(v) > 0.6
+            ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white" if dark else "black")
+    n = cm.shape[0]
+    ax.set_xticks(range(n), [str(k) for k in range(n)])
+    ax.set_yticks(range(n), [str(k) for k in range(n)])
+    what = "% of each true digit" if normalize else f"counts, {int(cm.sum() - np.trace(cm))} errors in {int(cm.sum()):,}"
+    ax.set(xlabel="predicted", ylabel="true", title=f"Confusion matrix ({what})")
+    return ax
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows under column headers; shows as an HTML table in notebooks and as aligned text elsewhere."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple, ...]
+
+    def cells(self) -> list[list[str]]:
+        """Return the rows as strings: floats with three decimals, everything else as ``str``."""
+        return [[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row] for row in self.rows]
+
+    def __str__(self) -> str:
+        table = [list(self.columns)] + self.cells()
+        widths = [max(len(r[i]) for r in table) for i in range(len(self.columns))]
+        return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in table)
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{escape(c)}</th>" for c in self.columns)
+        body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in self.cells())
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        printer.text(str(self))
+
+
+def per_class_table(cm: np.ndarray) -> Table:
+    """Return a Table of precision, recall, F1 and support per digit, with a macro-average row."""
+    scores = metrics.per_class_scores(np.asarray(cm))
+    names = ("precision", "recall", "f1")
+    rows = [(str(d), *(float(scores[k][d]) for k in names), int(scores["support"][d])) for d in range(len(cm))]
+    rows.append(("macro avg", *(float(np.mean(scores[k])) for k in names), int(np.sum(scores["support"]))))
+    return Table(("digit", "precision", "recall", "F1", "support"), tuple(rows))
+
+
+def most_confident_mistakes(y_true: np.ndarray, probabilities: np.ndarray, n: int = 12) -> np.ndarray:
+    """Return the indices of up to ``n`` wrongly predicted images, the most confident prediction first."""
+    probabilities = np.asarray(probabilities)
+    predicted, confidence = probabilities.argmax(axis=1), probabilities.max(axis=1)
+    wrong = np.flatnonzero(predicted != np.asarray(y_true))
+    return wrong[np.argsort(-confidence[wrong], kind="stable")][:n]
+
+
+def plot_confident_mistakes(images: np.ndarray, y_true: np.ndarray, probabilities: np.ndarray, *,
+                            n: int = 12, ncols: int = 6) -> Figure:
+    """Return a gallery of the ``n`` most confident mistakes, titled ``pred 3 / true 5`` with the probability."""
+    idx = most_confident_mistakes(y_true, probabilities, n)
+    probabilities, y_true = np.asarray(probabilities), np.asarray(y_true)
+    titles = [f"pred {probabilities[i].argmax()} / true {y_true[i]}\np = {probabilities[i].max():.2f}" for i in idx]
+    return _image_grid(_as_images(images)[idx], ncols, titles=titles, panel=1.2)
+
+
+def plot_reliability(bins: Mapping[str, np.ndarray], *, ax: Axes | None = None, **style) -> Axes:
+    """Return a reliability diagram from ``metrics.calibration_bins``: accuracy vs confidence per bin, with counts."""
+    edges, count = np.asarray(bins["edges"]), np.asarray(bins["count"])
+    used = count > 0
+    ax = _axes(ax, (5.0, 4.5))
+    bars = ax.bar(edges[:-1][used], bins["accuracy"][used], np.diff(edges)[used], align="edge",
+                  edgecolor="white", label="accuracy in bin", **style)
+    ax.plot(bins["confidence"][used], bins["accuracy"][used], "o", color="tab:orange", label="mean confidence in bin")
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfectly calibrated")
+    for bar, c in zip(bars, count[used]):
+        ax.annotate(f"{c:,}", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
+                    fontsize=7, xytext=(0, 2), textcoords="offset points")
+    ax.set(xlim=(0, 1), ylim=(0, 1.08), xlabel="confidence (top probability)", ylabel="accuracy",
+           title=f"Reliability diagram (ECE {bins['ece']:.2%}; numbers are images per bin)")
+    ax.legend(loc="upper left", fontsize=8)
+    return ax
+
+
+# --- what the CNN sees ---------------------------------------------------------------------------
+
+def plot_filters(kernels: np.ndarray, *, ncols: int = 8) -> Figure:
+    """Return one panel per filter of a conv kernel (kh, kw, in, out), first input channel, red + / blue -."""
+    kernels = np.asarray(kernels)
+    if kernels.ndim != 4:
+        raise ValueError(f"kernels must have shape (height, width, in_channels, filters), got {kernels.shape}")
+    filters = np.moveaxis(kernels[:, :, 0, :], -1, 0)
+    limit = float(np.abs(filters).max()) or 1.0
+    return _image_grid(filters, ncols, cmap="RdBu_r", vmin=-limit, vmax=limit, panel=0.8,
+                       suptitle=f"{len(filters)} first-layer filters ({kernels.shape[0]}x{kernels.shape[1]})")
+
+
+def plot_feature_maps(maps: np.ndarray, *, n: int = 16, ncols: int = 8) -> Figure:
+    """Return the ``n`` most active channels of one image's feature maps (H, W, C), strongest first."""
+    maps = np.asarray(maps)
+    if maps.ndim != 3:
+        raise ValueError(f"feature maps must have shape (height, width, channels), got {maps.shape}")
+    order = np.argsort(-maps.mean(axis=(0, 1)), kind="stable")[:n]
+    return _image_grid([maps[:, :, c] for c in order], ncols, titles=[f"channel {c}" for c in order],
+                       cmap="viridis", panel=0.9,
+                       suptitle=f"{len(order)} of {maps.shape[2]} channels ({maps.shape[0]}x{maps.shape[1]})")

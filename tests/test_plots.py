@@ -1,0 +1,347 @@
+"""Tests for digitlab.plots: each figure is checked for what it shows (images, ticks, texts, line data)."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from digitlab import metrics, plots, preprocess  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """Forty 28x28 uint8 images, four per digit, each image filled with a value unique to it."""
+    labels = np.arange(40) % 10
+    images = np.zeros((40, 28, 28), np.uint8)
+    for i in range(40):
+        images[i, 4:24, 10:18] = 10 + 6 * i
+    return images, labels
+
+
+def shown_images(fig) -> list[np.ndarray]:
+    return [np.asarray(im.get_array()) for ax in fig.axes for im in ax.get_images()]
+
+
+def texts(ax) -> list[str]:
+    return [t.get_text() for t in ax.texts]
+
+
+def tick_labels(axis) -> list[str]:
+    return [t.get_text() for t in axis.get_ticklabels()]
+
+
+def test_style_sets_the_digit_colour_map_and_hides_top_spines():
+    with matplotlib.rc_context():
+        plots.style()
+        assert matplotlib.rcParams["image.cmap"] == "gray_r"
+        assert not matplotlib.rcParams["axes.spines.top"]
+
+
+def test_class_balance_bars_are_the_share_of_each_digit_per_split():
+    train, test = np.array([0, 0, 1, 2] * 5), np.arange(10)
+    ax = plots.plot_class_balance({"train": train, "test": test})
+    bars_train, bars_test = ax.containers
+    assert [b.get_height() for b in bars_train] == pytest.approx([50, 25, 25] + [0] * 7)
+    assert [b.get_height() for b in bars_test] == pytest.approx([10] * 10)
+    assert tick_labels(ax.xaxis) == [str(d) for d in range(10)]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["uniform (10%)", "train (20)", "test (10)"]
+
+
+def test_samples_grid_has_one_row_per_digit(digits):
+    images, labels = digits
+    fig = plots.plot_samples(images, labels, per_digit=3)
+    shown = shown_images(fig)
+    assert len(shown) == 30
+    np.testing.assert_array_equal(shown[0], images[0])   # row 0: first three zeros
+    np.testing.assert_array_equal(shown[2], images[20])
+    np.testing.assert_array_equal(shown[3], images[1])   # row 1 starts with the first 1
+    assert [fig.axes[3 * d].get_ylabel() for d in range(10)] == [str(d) for d in range(10)]
+
+
+def test_samples_grid_leaves_missing_examples_blank(digits):
+    images, labels = digits
+    shown = shown_images(plots.plot_samples(images, labels, per_digit=5))
+    assert len(shown) == 50 and not shown[4].any()
+
+
+def test_mean_digits_are_the_pixelwise_means(digits):
+    images, labels = digits
+    fig = plots.plot_mean_digits(images, labels)
+    shown = shown_images(fig)
+    assert len(shown) == 10
+    np.testing.assert_allclose(shown[7], images[labels == 7].mean(axis=0))
+    assert [ax.get_title() for ax in fig.axes] == [str(d) for d in range(10)]
+
+
+def test_pixel_histogram_counts_every_pixel():
+    images = np.zeros((2, 28, 28), np.uint8)
+    images[0, :4, :] = 255   # 112 pixels of dark ink
+    images[1, :2, :] = 100   # 56 grey pixels
+    ax = plots.plot_pixel_histogram(images)
+    (stairs,) = ax.patches
+    values = stairs.get_data().values
+    assert values.sum() == 2 * 28 * 28
+    assert values[0] == 2 * 28 * 28 - 168 and values[-1] == 112
+    assert ax.get_title() == "89% blank (0), 7% dark ink (>= 224), 4% grey edges"
+    assert ax.get_yscale() == "log"
+
+
+def test_pixel_histogram_refuses_float_images():
+    with pytest.raises(ValueError, match="uint8"):
+        plots.plot_pixel_histogram(np.zeros((1, 28, 28)))
+
+
+def test_pca_recovers_a_plane_and_its_variance():
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=(200, 2))
+    coords = np.linalg.qr(noise - noise.mean(axis=0))[0] * [3.0, 1.0]   # centred, uncorrelated, variance 9:1
+    basis = np.linalg.qr(rng.normal(size=(784, 2)))[0].T   # two orthonormal directions in pixel space
+    images = (coords @ basis).reshape(200, 28, 28)
+    points, explained = plots.pca_2d(images)
+    np.testing.assert_allclose(explained, [0.9, 0.1])
+    np.testing.assert_allclose(np.abs(points), np.abs(coords), atol=1e-6)   # the same up to sign
+
+
+def test_pca_plot_colours_each_digit(digits):
+    images, labels = digits
+    ax = plots.plot_pca(images, labels)
+    assert len(ax.collections) == 10
+    assert sum(len(c.get_offsets()) for c in ax.collections) == 40
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [str(d) for d in range(10)]
+    assert sorted(texts(ax)) == [str(d) for d in range(10)]   # digits written at their class means
+
+
+@pytest.fixture
+def bar_digit() -> np.ndarray:
+    """A 20x2 vertical bar (rows 4-23, columns 13-14): box 20x2, centre of mass (13.5, 13.5)."""
+    image = np.zeros((28, 28), np.uint8)
+    image[4:24, 13:15] = 255
+    return image
+
+
+def test_normalisation_measures_of_a_bar(bar_digit):
+    m = plots.normalisation_measures(bar_digit[None])
+    np.testing.assert_array_equal(m["bbox"], [[4, 24, 13, 15]])
+    np.testing.assert_allclose(m["centre_of_mass"], [[13.5, 13.5]])
+    assert m["stroke_width"][0] == pytest.approx(2 * 40 / 44)   # area 40, outline 2 * (20 + 2)
+
+
+def test_normalisation_examples_mark_box_and_centre(bar_digit):
+    fig = plots.plot_normalisation_examples(np.stack([bar_digit] * 3), n=2)
+    assert len(shown_images(fig)) == 2
+    ax = fig.axes[0]
+    assert ax.get_title() == "box 20x2\nstroke 1.8 px"
+    ink_box, mnist_box = ax.patches
+    assert (ink_box.get_x(), ink_box.get_y(), ink_box.get_width(), ink_box.get_height()) == (12.5, 3.5, 2, 20)
+    assert (mnist_box.get_x(), mnist_box.get_width()) == (3.5, preprocess.BOX)
+    centre_of_mass = ax.lines[0]
+    assert (centre_of_mass.get_xdata()[0], centre_of_mass.get_ydata()[0]) == pytest.approx((13.5, 13.5))
+
+
+def test_normalisation_stats_histograms(bar_digit):
+    fig = plots.plot_normalisation_stats(np.stack([bar_digit] * 4))
+    assert [ax.get_title() for ax in fig.axes] == ["100.0% exactly 20", "median 0.71 px", "median 1.8 px"]
+    assert sum(p.get_height() for p in fig.axes[0].patches) == 4
+
+
+def test_mnist_steps_shows_four_stages_ending_with_the_result():
+    drawing = np.zeros((120, 200))
+    drawing[20:100, 30:50] = 1.0
+    steps = preprocess.mnist_steps(drawing)
+    fig = plots.plot_mnist_steps(steps)
+    shown = shown_images(fig)
+    assert len(shown) == 4
+    np.testing.assert_array_equal(shown[3], steps.result)
+    assert fig.axes[0].get_title() == "1. ink (120x200)"
+    assert fig.axes[2].get_xlim()[1] - fig.axes[2].get_xlim()[0] == pytest.approx(preprocess.BOX)
+
+
+def test_augmented_grid_puts_originals_first(digits):
+    images = digits[0][:4] / 255.0
+    variants = [images[::-1], images * 0.5]
+    fig = plots.plot_augmented(images[..., None], variants)
+    shown = shown_images(fig)
+    assert len(shown) == 12
+    np.testing.assert_allclose(shown[0], images[0])
+    np.testing.assert_allclose(shown[4], images[3])
+    assert [fig.axes[i].get_ylabel() for i in (0, 4, 8)] == ["original", "augmented 1", "augmented 2"]
+    with pytest.raises(ValueError, match="originals' shape"):
+        plots.plot_augmented(images, [images[:2]])
+
+
+HISTORY = {"loss": [1.0, 0.6, 0.5], "val_loss": [0.9, 0.7, 0.65],
+           "accuracy": [0.7, 0.9, 0.95], "val_accuracy": [0.8, 0.97, 0.96], "learning_rate": [1e-3] * 3}
+
+
+def line_data(ax) -> dict[str, list[float]]:
+    return {line.get_label(): list(line.get_ydata()) for line in ax.lines}
+
+
+def test_history_plots_train_and_validation_curves():
+    fig = plots.plot_history(HISTORY, epochs=10)
+    loss_ax, acc_ax = fig.axes
+    assert line_data(loss_ax) == {"train": HISTORY["loss"], "validation": HISTORY["val_loss"]}
+    assert line_data(acc_ax) == {"train": HISTORY["accuracy"], "validation": HISTORY["val_accuracy"]}
+    assert list(loss_ax.lines[0].get_xdata()) == [1, 2, 3]
+    assert loss_ax.get_xlim() == (0.5, 10.5)
+    assert fig.get_suptitle() == "after 3 epochs: best validation accuracy 97.00% (epoch 2)"
+
+
+class FakeHandle:
+    def __init__(self):
+        self.updates = 0
+
+    def update(self, obj):
+        self.updates += 1
+
+
+def test_live_curves_redraw_one_display_in_place(monkeypatch):
+    shown = []
+    handle = FakeHandle()
+
+    def fake_display(obj, display_id=False):
+        shown.append((obj, display_id))
+        return handle
+
+    monkeypatch.setattr(plots, "display", fake_display)
+    figures_before = plt.get_fignums()
+    live = plots.LiveCurves(epochs=3)
+    first = {k: v[:1] for k, v in HISTORY.items()}
+    live(first)
+    loss_ax, acc_ax = live.figure.axes
+    assert line_data(acc_ax) == {"train": [0.7], "validation": [0.8]}
+    live(HISTORY)
+    assert line_data(loss_ax) == {"train": HISTORY["loss"], "validation": HISTORY["val_loss"]}
+    assert line_data(acc_ax)["validation"] == HISTORY["val_accuracy"]
+    assert acc_ax.get_ylim()[1] >= 0.97 and loss_ax.get_ylim()[1] >= 1.0   # rescaled to the new data
+    assert shown == [(live.figure, True)] and handle.updates == 1
+    assert plt.get_fignums() == figures_before   # not a pyplot figure: nothing extra shown at cell end
+
+
+CM = np.array([[5, 0, 1], [0, 8, 0], [2, 0, 4]])
+
+
+def test_confusion_matrix_annotates_counts():
+    ax = plots.plot_confusion_matrix(CM)
+    assert sorted(texts(ax)) == sorted(["5", "1", "8", "2", "4"])   # zero cells stay blank
+    assert tick_labels(ax.xaxis) == ["0", "1", "2"] and tick_labels(ax.yaxis) == ["0", "1", "2"]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted", "true")
+    assert "3 errors in 20" in ax.get_title()
+    np.testing.assert_array_equal(ax.get_images()[0].get_array().filled(0), CM)
+
+
+def test_confusion_matrix_row_normalised():
+    ax = plots.plot_confusion_matrix(CM, normalize=True)
+    assert sorted(texts(ax)) == sorted(["83.3", "16.7", "100.0", "33.3", "66.7"])
+    assert "% of each true digit" in ax.get_title()
+
+
+def test_confusion_matrix_refuses_non_square():
+    with pytest.raises(ValueError, match="square"):
+        plots.plot_confusion_matrix(np.zeros((2, 3)))
+
+
+def test_per_class_table_rows():
+    table = plots.per_class_table(CM)
+    assert table.columns == ("digit", "precision", "recall", "F1", "support")
+    digit0 = table.rows[0]
+    assert digit0[0] == "0" and digit0[4] == 6
+    assert digit0[1:4] == pytest.approx((5 / 7, 5 / 6, 2 * (5 / 7) * (5 / 6) / (5 / 7 + 5 / 6)))
+    assert table.rows[-1][0] == "macro avg" and table.rows[-1][4] == 20
+    lines = str(table).splitlines()
+    assert lines[0].split() == ["digit", "precision", "recall", "F1", "support"]
+    assert lines[1].split() == ["0", "0.714", "0.833", "0.769", "6"]
+    html = table._repr_html_()
+    assert html.count("<tr>") == 1 + 4 and "<th>precision</th>" in html
+
+
+PROBS = np.array([
+    [0.90, 0.05, 0.05],   # true 1: wrong, p 0.90
+    [0.10, 0.80, 0.10],   # true 1: right
+    [0.20, 0.20, 0.60],   # true 0: wrong, p 0.60
+    [0.02, 0.97, 0.01],   # true 2: wrong, p 0.97
+])
+Y_TRUE = np.array([1, 1, 0, 2])
+
+
+def test_most_confident_mistakes_come_first():
+    np.testing.assert_array_equal(plots.most_confident_mistakes(Y_TRUE, PROBS), [3, 0, 2])
+    np.testing.assert_array_equal(plots.most_confident_mistakes(Y_TRUE, PROBS, n=1), [3])
+
+
+def test_mistake_gallery_titles(digits):
+    images = digits[0][:4]
+    fig = plots.plot_confident_mistakes(images, Y_TRUE, PROBS, ncols=3)
+    shown = shown_images(fig)
+    assert len(shown) == 3
+    np.testing.assert_array_equal(shown[0], images[3])
+    assert [ax.get_title() for ax in fig.axes] == ["pred 1 / true 2\np = 0.97", "pred 0 / true 1\np = 0.90",
+                                                   "pred 2 / true 0\np = 0.60"]
+
+
+def test_reliability_diagram_bars_counts_and_diagonal():
+    rng = np.random.default_rng(1)
+    probs = rng.dirichlet(np.ones(10), size=500)
+    y = rng.integers(0, 10, 500)
+    bins = metrics.calibration_bins(y, probs, n_bins=5)
+    ax = plots.plot_reliability(bins)
+    used = bins["count"] > 0
+    (bars,) = ax.containers
+    assert [b.get_height() for b in bars] == pytest.approx(list(bins["accuracy"][used]))
+    assert texts(ax) == [f"{c:,}" for c in bins["count"][used]]
+    diagonal = [line for line in ax.lines if line.get_label() == "perfectly calibrated"][0]
+    assert list(diagonal.get_xdata()) == [0, 1] and list(diagonal.get_ydata()) == [0, 1]
+    assert f"ECE {bins['ece']:.2%}" in ax.get_title()
+
+
+def test_filters_one_panel_each_with_symmetric_colours():
+    kernels = np.random.default_rng(2).normal(size=(5, 5, 1, 12))
+    fig = plots.plot_filters(kernels, ncols=6)
+    shown = shown_images(fig)
+    assert len(shown) == 12
+    np.testing.assert_allclose(shown[11], kernels[:, :, 0, 11])
+    low, high = fig.axes[0].get_images()[0].get_clim()
+    assert low == -high == pytest.approx(-np.abs(kernels).max())
+    assert fig.get_suptitle() == "12 first-layer filters (5x5)"
+    with pytest.raises(ValueError, match="in_channels"):
+        plots.plot_filters(kernels[..., 0])
+
+
+def test_feature_maps_show_the_most_active_channels_first():
+    maps = np.zeros((7, 7, 5))
+    for c, level in enumerate([0.1, 0.5, 0.0, 0.9, 0.3]):
+        maps[:, :, c] = level
+    fig = plots.plot_feature_maps(maps, n=3, ncols=3)
+    assert [ax.get_title() for ax in fig.axes] == ["channel 3", "channel 1", "channel 4"]
+    assert len(shown_images(fig)) == 3
+    assert fig.get_suptitle() == "3 of 5 channels (7x7)"
+    with pytest.raises(ValueError, match="channels"):
+        plots.plot_feature_maps(maps[..., 0])
+
+
+@pytest.mark.parametrize("make", [
+    lambda d: plots.plot_samples(*d),
+    lambda d: plots.plot_mean_digits(*d),
+    lambda d: plots.plot_normalisation_examples(d[0]),
+    lambda d: plots.plot_normalisation_stats(d[0]),
+    lambda d: plots.plot_augmented(d[0][:10] / 255, [d[0][10:20] / 255] * 3),
+    lambda d: plots.plot_history(HISTORY),
+    lambda d: plots.plot_confident_mistakes(d[0], d[1], np.eye(10)[(d[1] + 1) % 10], n=30),
+    lambda d: plots.plot_filters(np.ones((5, 5, 1, 128))),
+    lambda d: plots.plot_feature_maps(np.ones((28, 28, 64)), n=64),
+    lambda d: plots.plot_pca(*d).figure,
+    lambda d: plots.plot_confusion_matrix(np.eye(10)).figure,
+])
+def test_figures_fit_github_width(digits, make):
+    width, height = make(digits).get_size_inches()
+    assert width <= plots.MAX_SIZE[0] + 1e-9 and height <= plots.MAX_SIZE[1] + 1e-9
