@@ -165,13 +165,15 @@ def fetch(url: str, dest: Path, progress: Callable[[int, int], None] | None = No
                 progress(done, total)
 
 
-def download_mnist(dest: Path | None = None, *, url: str = MNIST_URL, expected_sha256: str = MNIST_SHA256) -> Path:
+def download_mnist(dest: Path | None = None, *, url: str | None = None, expected_sha256: str | None = None) -> Path:
     """Return ``dest`` after downloading MNIST to it, checked by SHA-256 and renamed into place.
 
-    Nothing is left at ``dest`` unless the whole file arrived with the right checksum.
+    ``url`` and ``expected_sha256`` default to Keras's ``mnist.npz``. Nothing is left at
+    ``dest`` unless the whole file arrived with the right checksum.
     """
     from tqdm.auto import tqdm
 
+    url, expected_sha256 = url or MNIST_URL, expected_sha256 or MNIST_SHA256
     dest = Path(dest) if dest else default_path()
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=dest.name, suffix=".part", dir=dest.parent)

@@ -9,10 +9,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-import tensorflow as tf
+from digitlab.backend import tensorflow as _load_tensorflow
 
-from digitlab import config, model as model_lib, preprocess
+_load_tensorflow()  # before keras, so TensorFlow's native start-up lines stay silent
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from digitlab import config, model as model_lib, preprocess  # noqa: E402
 
 #: Images per call in ``predict_batch``; large enough to amortise call overhead, small for memory.
 CHUNK = 2048

@@ -59,7 +59,7 @@ def mnist_steps(image) -> MnistSteps:
     cy, cx = ndimage.center_of_mass(placed)
     centre = FIELD / 2  # MNIST digits have their mean centre of mass at (14, 14)
     result = ndimage.shift(placed, (centre - cy, centre - cx), order=1, mode="constant", cval=0.0)
-    result = np.clip(result, 0.0, 1.0).astype(np.float32)
+    result = np.clip(result / max(float(result.max()), 1e-6), 0.0, 1.0).astype(np.float32)  # MNIST ink peaks at 1
     return MnistSteps(ink, bbox, cropped, fitted, (float(cy), float(cx)), result)
 
 

@@ -8,6 +8,7 @@ interrupted.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import platform
 import time
@@ -15,11 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import keras
-import numpy as np
-import tensorflow as tf
+from digitlab.backend import tensorflow as _load_tensorflow
 
-from digitlab import config, data, metrics, model as model_lib, preprocess
+_load_tensorflow()  # before keras, so TensorFlow's native start-up lines stay silent
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from digitlab import config, data, metrics, model as model_lib, preprocess  # noqa: E402
 
 #: Augmentation ranges for drawings: rotation (degrees), scale, shear, shift (pixels).
 AUGMENT = {"rotation": 12.0, "scale": (0.85, 1.12), "shear": 0.25, "shift": 2.5, "pen": 0.5}
@@ -93,15 +98,20 @@ def cosine_schedule(base_lr: float, epochs: int, warmup: int = 1) -> Callable[[i
 
 
 class _EpochHook(keras.callbacks.Callback):
-    """Calls ``fn(history)`` with the history so far after every epoch (for live plots)."""
+    """Records the history, keeps a copy beside the resume state, and calls ``fn(history)`` each epoch.
 
-    def __init__(self, fn: Callable[[dict], None], history: dict[str, list[float]]):
+    The copy lets a resumed run continue the history where the interrupted one stopped.
+    """
+
+    def __init__(self, fn: Callable[[dict], None], history: dict[str, list[float]], backup: Path | None):
         super().__init__()
-        self.fn, self.history = fn, history
+        self.fn, self.history, self.backup = fn, history, backup
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         for k, v in (logs or {}).items():
             self.history.setdefault(k, []).append(float(v))
+        if self.backup is not None:
+            model_lib.write_json_atomic(self.backup, self.history)
         self.fn(self.history)
 
 
@@ -141,8 +151,9 @@ def train(
     kwargs = dict(model_kwargs or {})
     model = model_lib.build_cnn(**kwargs) if recipe == "digitlab" else model_lib.build_reference_cnn()
 
-    history: dict[str, list[float]] = {}
-    callbacks: list[keras.callbacks.Callback] = [_EpochHook(on_epoch_end or (lambda h: None), history)]
+    backup = checkpoint_dir(out) / "history.json" if out is not None else None
+    history: dict[str, list[float]] = json.loads(backup.read_text()) if backup and backup.exists() else {}
+    callbacks: list[keras.callbacks.Callback] = [_EpochHook(on_epoch_end or (lambda h: None), history, backup)]
     if recipe == "digitlab":
         base_lr = float(kwargs.get("learning_rate", 2e-3))
         callbacks.insert(0, keras.callbacks.LearningRateScheduler(cosine_schedule(base_lr, epochs)))
@@ -152,7 +163,7 @@ def train(
     train_ds = make_dataset(x_tr, y_tr, batch_size=batch_size, augment=augment, shuffle=True, seed=seed)
     val_ds = make_dataset(x_val, y_val, batch_size=1024)
     start = time.perf_counter()
-    model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose)
+    model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose, shuffle=False)
     wall = time.perf_counter() - start
 
     probs = model_lib.predict_proba(model, preprocess.to_model_input(x_test))
@@ -166,6 +177,8 @@ def train(
     if out is not None:
         path = model_lib.save_model(model, out, card)
         model_lib.write_json_atomic(model_lib.history_path(path), history)
+        backup.unlink(missing_ok=True)
+        _remove_empty_dirs(backup.parent, stop=Path(out).parent)
     return TrainResult(model, history, card, path, probs)
 
 
@@ -173,6 +186,16 @@ def checkpoint_dir(out: str | Path) -> Path:
     """Return the folder where an interrupted training towards ``out`` keeps its resume state."""
     out = Path(out)
     return out.parent / "checkpoints" / out.stem
+
+
+def _remove_empty_dirs(folder: Path, *, stop: Path) -> None:
+    """Remove ``folder`` and its empty parents up to (not including) ``stop``."""
+    while folder != stop and stop in folder.parents:
+        if folder.is_dir():
+            if any(folder.iterdir()):
+                return
+            folder.rmdir()
+        folder = folder.parent
 
 
 def make_card(

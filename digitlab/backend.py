@@ -1,0 +1,39 @@
+"""Import TensorFlow without its native start-up chatter.
+
+TensorFlow 2.20+ prints oneDNN and CUDA-probing lines from C++ before its logging is set up,
+so ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them; they would land in every notebook's output and
+break the CLI's one-line error messages. The modules that need TensorFlow import it through
+``tensorflow()`` first, which silences the process's stderr only while TensorFlow starts.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from types import ModuleType
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def silenced_stderr_fd() -> Iterator[None]:
+    """Send file descriptor 2 (native code's stderr) to /dev/null inside the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def tensorflow() -> ModuleType:
+    """Return the tensorflow module, imported (and its devices probed) with native logs silenced."""
+    if "tensorflow" not in sys.modules:
+        with silenced_stderr_fd():
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+    return sys.modules["tensorflow"]

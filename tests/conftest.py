@@ -1,0 +1,62 @@
+"""Shared fixtures: the MNIST source used by the tests and small synthetic datasets."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digitlab import config, data
+
+
+@pytest.fixture(scope="session")
+def mnist_path() -> Path:
+    """The real MNIST file the suite reads (``$DIGITLAB_DATA`` in CI), found like any user's."""
+    return data.find_mnist()
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_path):
+    """The real MNIST splits, loaded once."""
+    return data.load_mnist(mnist_path)
+
+
+@pytest.fixture(scope="session")
+def shipped_model() -> Path:
+    """The pretrained model shipped in ``models/``; the suite fails loudly if it is missing."""
+    assert config.SHIPPED_MODEL.exists(), f"shipped model missing: {config.SHIPPED_MODEL}"
+    return config.SHIPPED_MODEL
+
+
+def fake_arrays(n_train: int = 60, n_test: int = 20, seed: int = 0) -> dict[str, np.ndarray]:
+    """Small random arrays in MNIST's shapes and dtypes, every digit present."""
+    rng = np.random.default_rng(seed)
+    return {
+        "x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "y_train": (np.arange(n_train) % 10).astype(np.uint8),
+        "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "y_test": (np.arange(n_test) % 10).astype(np.uint8),
+    }
+
+
+@pytest.fixture
+def fake_npz(tmp_path) -> Path:
+    """A small npz file in Keras's MNIST layout."""
+    path = tmp_path / "mnist.npz"
+    np.savez(path, **fake_arrays())
+    return path
+
+
+@pytest.fixture
+def isolated_data(tmp_path, monkeypatch) -> Path:
+    """No ``$DIGITLAB_DATA`` and an empty ``data/`` folder, so the loader's own search is tested."""
+    monkeypatch.delenv(config.DATA_ENV, raising=False)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    monkeypatch.setattr(config, "DATA_DIR", folder)
+    return folder
+
+
+def pytest_report_header(config):  # noqa: ARG001 - pytest's hook signature
+    return f"DIGITLAB_DATA={os.environ.get('DIGITLAB_DATA', '(unset)')}"

@@ -1,0 +1,102 @@
+"""digitlab.model: architectures, atomic save with card, clear errors on bad model files."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from digitlab import model as model_lib
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    return model_lib.build_cnn()
+
+
+def test_build_cnn_outputs_probabilities(cnn):
+    x = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
+    probs = np.asarray(cnn(x, training=False))
+    assert probs.shape == (4, 10)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert cnn.optimizer.__class__.__name__ == "AdamW"
+    assert any(layer.__class__.__name__ == "BatchNormalization" for layer in cnn.layers)
+
+
+def test_hyperparameters_are_keywords():
+    small = model_lib.build_cnn(widths=(8, 16, 32), dropout=0.1)
+    assert small.get_layer("block3b_conv").filters == 32
+    assert small.get_layer("drop").rate == pytest.approx(0.1)
+    assert small.count_params() < model_lib.build_cnn().count_params()
+    with pytest.raises(TypeError):
+        model_lib.build_cnn(0.3)
+
+
+def test_reference_cnn_is_the_keras_recipe():
+    ref = model_lib.build_reference_cnn()
+    convs = [layer.filters for layer in ref.layers if layer.__class__.__name__ == "Conv2D"]
+    assert convs == [32, 64]
+    assert ref.output_shape == (None, 10)
+    assert ref.count_params() == 34826  # the published parameter count of the simple convnet
+
+
+def test_save_load_round_trip_with_card(tmp_path, cnn):
+    path = model_lib.save_model(cnn, tmp_path / "m.keras", {"test_accuracy": 0.5})
+    assert path.exists() and model_lib.card_path(path).name == "m.card.json"
+    assert model_lib.read_card(path) == {"test_accuracy": 0.5}
+    loaded = model_lib.load_model(path)
+    x = np.random.default_rng(1).random((3, 28, 28, 1), dtype=np.float32)
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(cnn(x)), atol=1e-6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.card.json", "m.keras"]
+
+
+def test_failed_save_keeps_previous_model(tmp_path, cnn, monkeypatch):
+    path = model_lib.save_model(cnn, tmp_path / "m.keras", {"version": 1})
+    before = path.read_bytes()
+
+    def broken_save(self, filepath, *args, **kwargs):
+        with open(filepath, "wb") as f:
+            f.write(b"half a model")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(type(cnn), "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        model_lib.save_model(cnn, path, {"version": 2})
+    assert path.read_bytes() == before
+    assert model_lib.read_card(path) == {"version": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.card.json", "m.keras"]
+
+
+def test_legacy_h5_name_is_refused(tmp_path, cnn):
+    with pytest.raises(model_lib.ModelFileError, match=r"m.h5: .*\.keras format"):
+        model_lib.save_model(cnn, tmp_path / "m.h5")
+
+
+def test_missing_and_corrupt_model_files_are_named(tmp_path):
+    with pytest.raises(model_lib.ModelFileError, match="model file not found: .*absent.keras"):
+        model_lib.load_model(tmp_path / "absent.keras")
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(b"PK\x03\x04 this is not a model")
+    with pytest.raises(model_lib.ModelFileError, match="corrupt.keras: corrupt or unreadable model file"):
+        model_lib.load_model(corrupt)
+    other = tmp_path / "weights.bin"
+    other.write_bytes(b"x")
+    with pytest.raises(model_lib.ModelFileError, match="weights.bin: not a .keras model file"):
+        model_lib.load_model(other)
+
+
+def test_write_json_atomic(tmp_path):
+    path = model_lib.write_json_atomic(tmp_path / "sub" / "h.json", {"loss": [1.0, 0.5]})
+    assert json.loads(path.read_text()) == {"loss": [1.0, 0.5]}
+    with pytest.raises(TypeError):
+        model_lib.write_json_atomic(path, {"bad": object()})
+    assert json.loads(path.read_text()) == {"loss": [1.0, 0.5]}
+    assert [p.name for p in path.parent.iterdir()] == ["h.json"]
+
+
+def test_shipped_model_is_small_and_documented(shipped_model):
+    assert shipped_model.stat().st_size <= 5 * 1024 * 1024
+    card = model_lib.read_card(shipped_model)
+    assert card["test_images"] == 10000 and card["test_accuracy"] >= 0.993
+    assert card["training_data"]["train_images"] + card["training_data"]["validation_images"] >= 24345
+    assert len(card["training_data"]["sha256"]) == 64

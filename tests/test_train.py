@@ -1,0 +1,88 @@
+"""digitlab.train: augmentation, schedule, a short real training run, resume after interruption."""
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from digitlab import model as model_lib, train
+
+
+def test_augment_batch_keeps_shape_range_and_changes_images(mnist):
+    x = mnist[1][0][:32, :, :, None].astype(np.float32) / 255
+    out = np.asarray(train.augment_batch(x, seed=3))
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    assert np.abs(out - x).mean() > 0.01
+    ink_ratio = out.sum(axis=(1, 2, 3)) / x.sum(axis=(1, 2, 3))
+    assert 0.15 < ink_ratio.min() and ink_ratio.max() < 2.5, "pen changes must not erase or smear a digit"
+    assert 0.7 < np.median(ink_ratio) < 1.4
+
+
+def test_augment_identity_when_ranges_are_zero(mnist):
+    x = mnist[1][0][:4, :, :, None].astype(np.float32) / 255
+    still = {"rotation": 0.0, "scale": (1.0, 1.0), "shear": 0.0, "shift": 0.0, "pen": 0.0}
+    np.testing.assert_allclose(np.asarray(train.augment_batch(x, ranges=still)), x, atol=1e-5)
+
+
+def test_cosine_schedule_warms_up_then_decays():
+    lr = train.cosine_schedule(1e-3, epochs=10, warmup=1)
+    values = [lr(e) for e in range(10)]
+    assert values[0] == pytest.approx(5e-4)
+    assert values[1] == pytest.approx(1e-3)
+    assert all(a >= b for a, b in zip(values[1:], values[2:]))
+    assert values[-1] < 0.1e-3
+
+
+@pytest.mark.slow
+def test_short_training_beats_chance_and_saves_everything(tmp_path, mnist_path):
+    seen = []
+    result = train.train(epochs=2, fraction=0.25, data_path=mnist_path, out=tmp_path / "m.keras", verbose=0,
+                         on_epoch_end=lambda h: seen.append(len(h["loss"])), model_kwargs={"widths": (16, 32, 64)})
+    assert seen == [1, 2]
+    assert result.card["test_accuracy"] > 0.6, "two epochs on 5,500 images clearly beat chance (0.1)"
+    assert result.card["test_images"] == 10000
+    assert result.card["training_data"]["sha256"] == __import__("digitlab").data.sha256(mnist_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.card.json", "m.history.json", "m.keras"]
+    history = json.loads((tmp_path / "m.history.json").read_text())
+    assert len(history["val_accuracy"]) == 2 and history["learning_rate"][0] < history["learning_rate"][1]
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.slow
+def test_interrupted_training_keeps_old_model_and_resumes(tmp_path, mnist_path, monkeypatch):
+    out = tmp_path / "m.keras"
+    old = model_lib.save_model(model_lib.build_reference_cnn(), out, {"version": "old"})
+    old_bytes = old.read_bytes()
+    original_fit = keras.Model.fit
+
+    def fit_with_interrupt(self, *args, callbacks=None, **kwargs):
+        return original_fit(self, *args, callbacks=[*callbacks, _Interrupt()], **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", fit_with_interrupt)
+    kwargs = dict(recipe="reference", epochs=3, fraction=0.05, data_path=mnist_path, out=out, verbose=0)
+    with pytest.raises(KeyboardInterrupt):
+        train.train(**kwargs)
+    assert out.read_bytes() == old_bytes and model_lib.read_card(out) == {"version": "old"}
+    assert train.checkpoint_dir(out).exists()
+
+    monkeypatch.setattr(keras.Model, "fit", original_fit)
+    epochs_run = []
+    result = train.train(**kwargs, on_epoch_end=lambda h: epochs_run.append(len(h["loss"])))
+    assert epochs_run == [3], "the resumed run continues at the third epoch with the earlier history"
+    assert len(json.loads(model_lib.history_path(out).read_text())["loss"]) == 3
+    assert result.card["recipe"] == "reference" and out.read_bytes() != old_bytes
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="recipe must be"):
+        train.train(recipe="resnet")
+    with pytest.raises(ValueError, match="epochs and batch_size must be positive"):
+        train.train(epochs=0)
