@@ -1,0 +1,157 @@
+"""In a real browser: JupyterLab runs notebook 04, and digits drawn with the mouse are predicted.
+
+Starts JupyterLab on a free localhost port, serving a temporary copy of ``notebooks/`` so the
+repository stays clean, and drives Debian's ``chromium`` with Playwright (no browser download).
+Without ``/usr/bin/chromium`` the test is skipped, unless ``DIGITLAB_REQUIRE_BROWSER`` is set
+(CI sets it), where that is a failure.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from digitlab import config
+from digitlab.strokes import DIGIT_STROKES, scale_strokes
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+NOTEBOOK = "04_draw_and_predict.ipynb"
+#: (digit, template variant) drawn with the mouse: a bar, a 7 with a crossbar, an oval 0, an open 4, a 3.
+DRAWN = [(1, 0), (7, 1), (0, 0), (4, 0), (3, 0)]
+#: Seconds to wait for the server, for the notebook to run, and for one prediction to show.
+SERVER_TIMEOUT, RUN_TIMEOUT, PREDICT_TIMEOUT = 60, 120, 15
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        if os.environ.get("DIGITLAB_REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} is missing and DIGITLAB_REQUIRE_BROWSER is set: apt-get install chromium")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); set DIGITLAB_REQUIRE_BROWSER to fail instead")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """Yield the URL of notebook 04 in a JupyterLab serving a temporary copy of ``notebooks/``."""
+    root = tmp_path_factory.mktemp("lab")
+    shutil.copytree(config.REPO_ROOT / "notebooks", root / "notebooks")
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {**os.environ, "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces"), "JUPYTER_RUNTIME_DIR": str(root / "runtime")}
+    log = (root / "server.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={port}",
+         "--ip=127.0.0.1", f"--ServerApp.token={token}", f"--ServerApp.root_dir={root / 'notebooks'}",
+         "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=", "--ServerApp.port_retries=0"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_server(f"{base}/api/status?token={token}", server, root / "server.log")
+        yield f"{base}/lab/tree/{NOTEBOOK}?token={token}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_server(url: str, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"JupyterLab exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"JupyterLab did not answer within {SERVER_TIMEOUT} s:\n{log.read_text()[-3000:]}")
+
+
+def test_digits_drawn_with_the_mouse_in_jupyterlab_are_predicted(chromium, lab, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        try:
+            _run_all_cells(page, lab)
+            pad = page.locator(".digitlab-pad").last
+            canvas = pad.locator("canvas")
+            _expect_prediction(pad, "7")  # drawn by the notebook's own cell through the handlers
+            for digit, variant in DRAWN:
+                pad.get_by_role("button", name="Clear").click()
+                _expect_prediction(pad, "")
+                canvas.scroll_into_view_if_needed()
+                box = canvas.bounding_box()
+                assert (round(box["width"]), round(box["height"])) == (280, 280), f"canvas shown at {box}, not 280x280"
+                _draw(page, box, scale_strokes(DIGIT_STROKES[digit][variant], 280, margin=40))
+                _expect_prediction(pad, str(digit))
+            pad.screenshot(path=str(tmp_path / "drawing_pad.png"))
+            print(f"screenshot of the pad: {tmp_path / 'drawing_pad.png'}")
+        except Exception:
+            shot = tmp_path / "failure.png"
+            page.screenshot(path=str(shot), full_page=True)
+            print(f"screenshot of the failure: {shot}")
+            raise
+        finally:
+            browser.close()
+
+
+def _run_all_cells(page, url: str) -> None:
+    """Open the notebook, wait for its kernel, run every cell and wait until all ran; fail on a traceback."""
+    page.goto(url)
+    page.wait_for_function("() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel?.status"
+                           " === 'idle'", timeout=RUN_TIMEOUT * 1000, polling=500)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_function(
+        """() => {
+            const panel = window.jupyterapp.shell.currentWidget;
+            const code = panel.content.widgets.filter(c => c.model.type === 'code');
+            const failed = code.some(c => c.model.outputs.toJSON().some(o => o.output_type === 'error'));
+            const done = code.every(c => c.model.executionCount !== null);
+            return failed || (done && panel.sessionContext.session.kernel.status === 'idle');
+        }""", timeout=RUN_TIMEOUT * 1000, polling=500)
+    errors = page.evaluate("""() => window.jupyterapp.shell.currentWidget.content.widgets
+        .flatMap(c => c.model.type === 'code' ? c.model.outputs.toJSON() : [])
+        .filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue)""")
+    assert not errors, f"notebook cells failed: {errors}"
+
+
+def _draw(page, box: dict, strokes) -> None:
+    """Draw ``strokes`` (canvas coordinates) with real mouse events on the canvas at ``box``."""
+    for stroke in strokes:
+        x, y = stroke[0]
+        page.mouse.move(box["x"] + x, box["y"] + y)
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x, box["y"] + y)
+        page.mouse.up()
+
+
+def _expect_prediction(pad, digit: str) -> None:
+    """Wait until the pad shows ``digit`` ("" for the empty pad); the failure names what it shows instead."""
+    from playwright.sync_api import expect
+
+    expect(pad.locator(".digitlab-prediction")).to_have_attribute("data-digit", digit, timeout=PREDICT_TIMEOUT * 1000)
