@@ -458,12 +458,20 @@ def plot_filters(kernels: np.ndarray, *, ncols: int = 8) -> Figure:
                        suptitle=f"{len(filters)} first-layer filters ({kernels.shape[0]}x{kernels.shape[1]})")
 
 
-def plot_feature_maps(maps: np.ndarray, *, n: int = 16, ncols: int = 8) -> Figure:
-    """Return the ``n`` most active channels of one image's feature maps (H, W, C), strongest first."""
+def plot_feature_maps(maps: np.ndarray, *, image: np.ndarray | None = None, n: int = 15, ncols: int = 8) -> Figure:
+    """Return the ``n`` most active channels of one image's feature maps (H, W, C), strongest first.
+
+    With ``image`` the input digit comes first, so the maps can be compared with it.
+    """
     maps = np.asarray(maps)
     if maps.ndim != 3:
         raise ValueError(f"feature maps must have shape (height, width, channels), got {maps.shape}")
     order = np.argsort(-maps.mean(axis=(0, 1)), kind="stable")[:n]
-    return _image_grid([maps[:, :, c] for c in order], ncols, titles=[f"channel {c}" for c in order],
-                       cmap="viridis", panel=0.9,
-                       suptitle=f"{len(order)} of {maps.shape[2]} channels ({maps.shape[0]}x{maps.shape[1]})")
+    panels, titles = [maps[:, :, c] for c in order], [f"channel {c}" for c in order]
+    if image is not None:
+        panels, titles = [_as_images(np.asarray(image)[None])[0], *panels], ["input", *titles]
+    fig = _image_grid(panels, ncols, titles=titles, cmap="viridis", panel=0.9,
+                      suptitle=f"{len(order)} most active of {maps.shape[2]} channels ({maps.shape[0]}x{maps.shape[1]})")
+    if image is not None:
+        fig.axes[0].images[0].set_cmap(DIGIT_CMAP)
+    return fig

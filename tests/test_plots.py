@@ -324,9 +324,17 @@ def test_feature_maps_show_the_most_active_channels_first():
     fig = plots.plot_feature_maps(maps, n=3, ncols=3)
     assert [ax.get_title() for ax in fig.axes] == ["channel 3", "channel 1", "channel 4"]
     assert len(shown_images(fig)) == 3
-    assert fig.get_suptitle() == "3 of 5 channels (7x7)"
+    assert fig.get_suptitle() == "3 most active of 5 channels (7x7)"
     with pytest.raises(ValueError, match="channels"):
         plots.plot_feature_maps(maps[..., 0])
+
+
+def test_feature_maps_can_start_with_the_input_digit(bar_digit):
+    fig = plots.plot_feature_maps(np.ones((28, 28, 4)), image=bar_digit, n=2)
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["input", "channel 0", "channel 1"]
+    first = fig.axes[0].get_images()[0]
+    np.testing.assert_array_equal(first.get_array(), bar_digit)
+    assert first.get_cmap().name == "gray_r"
 
 
 @pytest.mark.parametrize("make", [
