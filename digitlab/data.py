@@ -9,7 +9,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import tempfile
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from digitlab import config
+from digitlab.files import atomic_path
 
 #: The file ``keras.datasets.mnist.load_data`` downloads, and its published SHA-256.
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
@@ -175,27 +175,20 @@ def download_mnist(dest: Path | None = None, *, url: str | None = None, expected
 
     url, expected_sha256 = url or MNIST_URL, expected_sha256 or MNIST_SHA256
     dest = Path(dest) if dest else default_path()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=dest.name, suffix=".part", dir=dest.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     try:
-        with tqdm(desc=f"downloading {dest.name}", unit="B", unit_scale=True, leave=False) as bar:
+        with atomic_path(dest, suffix=".part") as tmp, tqdm(
+            desc=f"downloading {dest.name}", unit="B", unit_scale=True, leave=False
+        ) as bar:
             def progress(done: int, total: int) -> None:
                 bar.total = total or None
                 bar.update(done - bar.n)
 
             fetch(url, tmp, progress)
-        got = sha256(tmp)
-        if got != expected_sha256:
-            raise DataError(f"download of {url} has SHA-256 {got}, expected {expected_sha256}; not saved")
-        os.replace(tmp, dest)
-    except DataError:
-        raise
+            got = sha256(tmp)
+            if got != expected_sha256:
+                raise DataError(f"download of {url} has SHA-256 {got}, expected {expected_sha256}; not saved")
     except OSError as exc:
         raise DataError(_no_data_message(dest, reason=f"download from {url} failed: {exc}")) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
     return dest
 
 

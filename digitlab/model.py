@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from digitlab.files import atomic_path
 from digitlab.backend import tensorflow as _load_tensorflow
 
 _load_tensorflow()  # before keras, so TensorFlow's native start-up lines stay silent
@@ -111,16 +111,10 @@ def save_model(model: keras.Model, path: str | os.PathLike, card: dict | None = 
     path = Path(path)
     if path.suffix != ".keras":
         raise ModelFileError(f"{path}: models are saved in the .keras format; use a name ending in .keras")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.keras", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".keras") as tmp:
         model.save(tmp)
         if card is not None:
             write_json_atomic(card_path(path), card)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return path
 
 
@@ -145,17 +139,10 @@ def read_card(model_path: str | os.PathLike) -> dict:
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
     """Return ``path`` after writing ``obj`` as indented JSON there via a temp file and rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
+    text = json.dumps(obj, indent=2) + "\n"  # serialise first: a bad object must not touch the file
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
 
 
 def first_layer_filters(model: keras.Model) -> np.ndarray:

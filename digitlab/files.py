@@ -1,0 +1,33 @@
+"""Atomic file writes: a file appears complete under its name, or not at all.
+
+Downloads, models, cards and histories are written to a temporary file in the destination
+folder and renamed into place, so an interrupted write never replaces a good file with half
+of a new one.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def atomic_path(dest: str | os.PathLike, *, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temporary path beside ``dest``; rename it to ``dest`` if the block succeeds.
+
+    On any exception the temporary file is removed and ``dest`` is left as it was. ``suffix``
+    matters for writers that check the extension (Keras wants ``.keras``).
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix, dir=dest.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; these are ordinary project files
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)

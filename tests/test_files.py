@@ -1,0 +1,31 @@
+"""digitlab.files: atomic writes."""
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from digitlab.files import atomic_path
+
+
+def test_success_renames_into_place_with_normal_permissions(tmp_path):
+    dest = tmp_path / "sub" / "out.json"
+    with atomic_path(dest) as tmp:
+        assert tmp.parent == dest.parent and tmp != dest
+        tmp.write_text("new")
+        assert not dest.exists()
+    assert dest.read_text() == "new"
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o644
+    assert [p.name for p in dest.parent.iterdir()] == ["out.json"]
+
+
+def test_failure_keeps_the_old_file_and_leaves_no_temp(tmp_path):
+    dest = tmp_path / "model.keras"
+    dest.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(dest, suffix=".keras") as tmp:
+            assert tmp.suffix == ".keras"
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+    assert dest.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]
