@@ -16,7 +16,7 @@ lab: $(STAMP)  ## open JupyterLab on the notebooks
 	$(BIN)/jupyter lab notebooks/
 
 test: $(STAMP)  ## unit tests, CLI tests, browser test and every notebook (fast mode) under nbval
-	DIGITLAB_FAST=1 $(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider $(PYTEST_ARGS)
+	DIGITLAB_FAST=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider $(PYTEST_ARGS)
 
 benchmark: $(STAMP)  ## full benchmark (about an hour on a 2-core CPU), writes benchmarks/RESULTS.md
 	$(BIN)/python benchmarks/run.py
