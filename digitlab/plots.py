@@ -433,15 +433,15 @@ def plot_reliability(bins: Mapping[str, np.ndarray], *, ax: Axes | None = None, 
     used = count > 0
     ax = _axes(ax, (5.0, 4.5))
     bars = ax.bar(edges[:-1][used], bins["accuracy"][used], np.diff(edges)[used], align="edge",
-                  edgecolor="white", label="accuracy in bin", **style)
-    ax.plot(bins["confidence"][used], bins["accuracy"][used], "o", color="tab:orange", label="mean confidence in bin")
-    ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfectly calibrated")
+                  edgecolor="white", label="accuracy", **style)
+    ax.plot(bins["confidence"][used], bins["accuracy"][used], "o", color="tab:orange", label="mean confidence")
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
     for bar, c in zip(bars, count[used]):
         ax.annotate(f"{c:,}", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
                     fontsize=7, xytext=(0, 2), textcoords="offset points")
     ax.set(xlim=(0, 1), ylim=(0, 1.08), xlabel="confidence (top probability)", ylabel="accuracy",
            title=f"Reliability diagram (ECE {bins['ece']:.2%}; numbers are images per bin)")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=3, fontsize=8)
     return ax
 
 

@@ -299,7 +299,7 @@ def test_reliability_diagram_bars_counts_and_diagonal():
     (bars,) = ax.containers
     assert [b.get_height() for b in bars] == pytest.approx(list(bins["accuracy"][used]))
     assert texts(ax) == [f"{c:,}" for c in bins["count"][used]]
-    diagonal = [line for line in ax.lines if line.get_label() == "perfectly calibrated"][0]
+    diagonal = [line for line in ax.lines if line.get_label() == "perfect calibration"][0]
     assert list(diagonal.get_xdata()) == [0, 1] and list(diagonal.get_ydata()) == [0, 1]
     assert f"ECE {bins['ece']:.2%}" in ax.get_title()
 
