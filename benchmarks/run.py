@@ -24,15 +24,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-import digitlab  # first: it silences TensorFlow's start-up chatter
-import keras
-import numpy as np
-import PIL
-import scipy
-import tensorflow as tf
-from tqdm import tqdm
+import digitlab
+from digitlab.backend import tensorflow as _load_tensorflow
 
-from digitlab import config, data, model as model_lib, predict, preprocess, robustness, train
+_load_tensorflow()  # before keras: TensorFlow's native start-up chatter is silenced only there
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import PIL  # noqa: E402
+import scipy  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from digitlab import config, data, model as model_lib, predict, preprocess, robustness, train  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 #: Where ``--quick`` writes unless told otherwise (git-ignored), so it never replaces RESULTS.md.
@@ -187,7 +191,8 @@ def run_digitlab(source: Path, plan: Plan, drawings, prepared) -> dict:
 def evaluate_targets(r: dict) -> list[dict]:
     """Return each target of issue 4 with its goal, the measured value and whether it passed."""
     shipped, ref, dlab = r["shipped"], r["reference"], r["digitlab"]
-    ref_robust = max(ref["robustness"]["resize"]["all"], ref["robustness"]["to_mnist"]["all"])
+    robust = dlab["robustness_mean"]["all"]
+    ahead = {way: robust - ref["robustness"][way]["all"] for way in ("resize", "to_mnist")}
     speedup = ref["latency"]["median_ms"] / shipped["latency"]["median_ms"]
     rows = [
         ("shipped model test accuracy", ">= 99.5%", shipped["test_accuracy"] * 100, "%", shipped["test_accuracy"] >= 0.995),
@@ -200,8 +205,10 @@ def evaluate_targets(r: dict) -> list[dict]:
         ("single-drawing speed-up over the reference way", ">= 15x", speedup, "x", speedup >= 15),
         ("batch throughput (predict_batch)", ">= 3,000 images/s", shipped["throughput_images_per_s"], " images/s",
          shipped["throughput_images_per_s"] >= 3000),
-        ("robustness: recipe vs reference (its better way)", ">= +10 points",
-         (dlab["robustness_mean"]["all"] - ref_robust) * 100, " points", dlab["robustness_mean"]["all"] - ref_robust >= 0.10),
+        ("robustness: recipe vs reference, whole canvas resized", ">= +10 points",
+         ahead["resize"] * 100, " points", ahead["resize"] >= 0.10),
+        ("robustness: recipe vs reference, also through to_mnist", ">= +10 points",
+         ahead["to_mnist"] * 100, " points", ahead["to_mnist"] >= 0.10),
         ("robustness: shipped model vs its clean accuracy", "within 3 points",
          (shipped["robustness"]["all"] - shipped["test_accuracy"]) * 100, " points",
          shipped["test_accuracy"] - shipped["robustness"]["all"] <= 0.03),
