@@ -18,7 +18,6 @@ import platform
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ import tensorflow as tf  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from digitlab import config, data, model as model_lib, predict, preprocess, robustness, train  # noqa: E402
+from digitlab.files import atomic_path  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 #: Where ``--quick`` writes unless told otherwise (git-ignored), so it never replaces RESULTS.md.
@@ -362,20 +362,21 @@ def out_dir_for(args: argparse.Namespace) -> Path:
 def run(args: argparse.Namespace) -> dict:
     """Return every measurement of one benchmark run (see the module docstring for the order)."""
     plan, start = plan_for(args), time.perf_counter()
+    model_lib.load_model(args.model)  # a missing or broken model fails now, not after an hour of training
     source = data.find_mnist(args.data)
     (x_train, _), (x_test, y_test) = data.load_mnist(source)
     log(f"data {source.name}: {len(x_train):,} training, {len(x_test):,} test images; building the drawing set")
     drawings = robustness.build_drawing_set(x_test, y_test, per_kind=plan.per_kind, seed=config.SEED,
                                             progress=lambda it: bar(it, "drawings"))
     prepared, resized = robustness.prepare(drawings.images), robustness.resize_canvas(drawings.images)
-    log(f"measuring the shipped model {args.model}")
-    shipped = measure_shipped(args.model, x_test, y_test, drawings, prepared, plan)
     log(f"reference recipe, epochs={plan.reference_epochs}")
     reference = run_reference(source, plan.reference_epochs, plan, drawings, prepared, resized, time_it=True)
     digitlab_recipe = run_digitlab(source, plan, drawings, prepared)
     epochs = same_wall_epochs(digitlab_recipe["wall_s_mean"], reference["wall_s"], reference["epochs"])
     log(f"reference recipe for digitlab's wall time ({digitlab_recipe['wall_s_mean']:.0f} s): epochs={epochs}")
     same_wall = run_reference(source, epochs, plan, drawings, prepared, resized, time_it=False)
+    log(f"measuring the shipped model {args.model}")  # last: speed is timed once training is over
+    shipped = measure_shipped(args.model, x_test, y_test, drawings, prepared, plan)
     results = {
         "command": "python " + shlex.join([os.path.relpath(sys.argv[0], config.REPO_ROOT), *sys.argv[1:]]),
         "quick": args.quick, "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -394,10 +395,9 @@ def write_results(results: dict, out_dir: Path) -> tuple[Path, Path]:
     """Return the paths of results.json and RESULTS.md after writing both atomically into ``out_dir``."""
     json_path = model_lib.write_json_atomic(out_dir / "results.json", results)
     md_path = out_dir / "RESULTS.md"
-    fd, tmp = tempfile.mkstemp(prefix=".RESULTS.md.", suffix=".tmp", dir=out_dir)
-    with os.fdopen(fd, "w") as f:
-        f.write(render_markdown(results, readme=os.path.relpath(HERE / "README.md", out_dir)))
-    os.replace(tmp, md_path)
+    text = render_markdown(results, readme=os.path.relpath(HERE / "README.md", out_dir))
+    with atomic_path(md_path) as tmp:
+        tmp.write_text(text)
     return json_path, md_path
 
 
