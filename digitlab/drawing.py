@@ -86,7 +86,7 @@ class DrawingPad:
         controls = widgets.VBox([frame, widgets.HBox([self.undo_button, self.clear_button]), self.pen])
         seen = widgets.VBox([widgets.HTML("<small>what the model sees (28x28)</small>"), self.preview])
         result = widgets.VBox([self.label, self.bars, seen], layout=widgets.Layout(margin="0 0 0 16px"))
-        pad = widgets.VBox([widgets.HBox([controls, result]), self.output])
+        pad = widgets.VBox([widgets.HBox([controls, result]), self.output], layout=widgets.Layout(width="fit-content"))
         pad.add_class("digitlab-pad")  # for browser tests and custom CSS
         return pad
 
@@ -231,7 +231,7 @@ class DrawingPad:
 def prediction_html(probabilities: np.ndarray | None, unsure_below: float = UNSURE_BELOW) -> str:
     """Return HTML with the predicted digit in large type, or "draw a digit", or the unsure alternatives.
 
-    The outer element carries ``data-digit`` (the digit, or empty) for tests and screen readers.
+    The outer element carries ``data-digit`` (the digit, or empty) so tests and page scripts can read it.
     """
     if probabilities is None:
         return ('<div class="digitlab-prediction" data-digit="" style="font-size:20px;color:#888;'

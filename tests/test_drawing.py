@@ -165,3 +165,11 @@ def test_html_helpers():
     assert 'data-digit=""' in prediction_html(None)
     bars = probability_bars_html(np.eye(10)[5])
     assert bars.count("width:100.0px") == 1 and bars.count("width:0.0px") == 9
+
+
+def test_the_pad_displays_as_its_widget_with_a_text_fallback():
+    pad = DrawingPad(confident())
+    bundle = pad._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == pad.widget.model_id
+    assert "run the notebook" in bundle["text/plain"]
+    assert pad.canvas.layout.width == "280px" and pad.canvas.layout.height == "280px"  # shown at real size
