@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: lab test benchmark benchmark-quick clean-venv
+.PHONY: lab test notebooks benchmark benchmark-quick clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ lab: $(STAMP)  ## open JupyterLab on the notebooks
 
 test: $(STAMP)  ## unit tests, CLI tests, browser test and every notebook (fast mode) under nbval
 	DIGITLAB_FAST=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider $(PYTEST_ARGS)
+
+notebooks: $(STAMP)  ## re-run every notebook for real (about 15 minutes) and keep the outputs, without widget state
+	cd notebooks && ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.timeout=-1 --ExecutePreprocessor.store_widget_state=False \
+		--ExecutePreprocessor.record_timing=False $(or $(NB),*.ipynb)
 
 benchmark: $(STAMP)  ## full benchmark (about an hour on a 2-core CPU), writes benchmarks/RESULTS.md
 	$(BIN)/python benchmarks/run.py

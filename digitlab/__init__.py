@@ -14,7 +14,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("config", "data", "preprocess", "model", "train", "predict", "plots", "drawing", "cli")
+_SUBMODULES = (
+    "config", "data", "preprocess", "metrics", "model", "train", "predict",
+    "strokes", "robustness", "plots", "drawing", "cli",
+)
 
 
 def __getattr__(name: str) -> Any:

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import math
 import platform
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,6 +181,20 @@ def train(
         backup.unlink(missing_ok=True)
         _remove_empty_dirs(backup.parent, stop=Path(out).parent)
     return TrainResult(model, history, card, path, probs)
+
+
+def model_or_stand_in(path: str | Path, *, epochs: int = 3, fraction: float = 0.2) -> Path:
+    """Return ``path`` if the model exists, else the path of a small stand-in trained into a temp folder.
+
+    Notebooks 03 and 04 use it so that they still run, with a note and a weaker model, when
+    the shipped model has been deleted.
+    """
+    path = Path(path)
+    if path.exists():
+        return path
+    print(f"{path.name} not found: training a small stand-in ({epochs} epochs on {fraction:.0%} of the images)")
+    out = Path(tempfile.mkdtemp(prefix="digitlab-stand-in-")) / "stand_in.keras"
+    return train(epochs=epochs, fraction=fraction, out=out, verbose=0).path
 
 
 def checkpoint_dir(out: str | Path) -> Path:

@@ -86,3 +86,18 @@ def test_bad_arguments_are_named():
         train.train(recipe="resnet")
     with pytest.raises(ValueError, match="epochs and batch_size must be positive"):
         train.train(epochs=0)
+
+
+def test_model_or_stand_in_returns_an_existing_model_untouched(tmp_path):
+    existing = tmp_path / "m.keras"
+    existing.write_bytes(b"anything")
+    assert train.model_or_stand_in(existing) == existing
+
+
+@pytest.mark.slow
+def test_model_or_stand_in_trains_when_missing(tmp_path, mnist_path, monkeypatch, capsys):
+    monkeypatch.setenv("DIGITLAB_DATA", str(mnist_path))
+    path = train.model_or_stand_in(tmp_path / "gone.keras", epochs=1, fraction=0.05)
+    assert path.exists() and path.name == "stand_in.keras" and tmp_path not in path.parents
+    assert "gone.keras not found: training a small stand-in (1 epochs on 5% of the images)" in capsys.readouterr().out
+    assert model_lib.read_card(path)["epochs"] == 1
