@@ -141,7 +141,7 @@ def measure_shipped(model_path: Path, x_test, y_test, drawings, prepared, plan: 
     log(f"shipped model: {rate:,.0f} images/s; timing single drawings")
     latency = latency_ms(predictor.predict, drawings.images, calls=plan.latency_calls, warmup=plan.warmup)
     return {
-        "path": str(model_path), "size_mb": model_path.stat().st_size / MB,
+        "path": os.path.relpath(model_path, config.REPO_ROOT), "size_mb": model_path.stat().st_size / MB,
         "test_accuracy": float(np.mean(probs.argmax(axis=1) == y_test)), "throughput_images_per_s": rate,
         "latency": latency, "robustness": robustness_of(predictor.model, drawings, prepared),
     }
