@@ -67,8 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error(message: object) -> None:
-    text = " ".join(str(message).split()) if "\n" not in str(message) else str(message).splitlines()[0]
-    print(f"digitlab: error: {text}", file=sys.stderr)
+    """Print ``message`` as one ``digitlab: error:`` line (multi-line messages are joined, not cut)."""
+    print("digitlab: error: " + " ".join(str(message).split()), file=sys.stderr)
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -88,6 +89,19 @@ def test_missing_model_and_data_are_named(tmp_path):
     ]
     proc = run("train", "--data", str(tmp_path / "nothing.npz"), check_ok=False)
     assert proc.returncode == 2 and "nothing.npz" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_no_data_anywhere_lists_every_way_on_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DIGITLAB_DATA"}
+    code = ("import sys, digitlab.config as c, digitlab.data as d, pathlib; c.DATA_DIR = pathlib.Path(sys.argv[1]); "
+            "d.MNIST_URL = 'http://127.0.0.1:9/mnist.npz'; from digitlab.cli import main; sys.exit(main(['evaluate']))")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    *progress, line = [text for text in proc.stderr.splitlines() if text.strip()]
+    assert all(text.startswith("downloading mnist.npz") for text in progress), "only the download's progress bar"
+    assert line.startswith("digitlab: error: MNIST not found (download from http://127.0.0.1:9/mnist.npz failed")
+    for way in ("1. pass a path", "2. set $DIGITLAB_DATA", "3. put Keras's mnist.npz at", "4. connect to the internet"):
+        assert way in line
 
 
 @pytest.mark.slow
