@@ -107,7 +107,7 @@ def throughput(predictor: predict.Predictor, x: np.ndarray, *, repeats: int) -> 
 
 
 def robustness_of(model, drawings: robustness.DrawingSet, prepared: np.ndarray) -> dict[str, float]:
-    """Return accuracy by kind of a Keras model on drawings prepared by ``to_mnist`` (``prepared``)."""
+    """Return accuracy by kind of a Keras model on the drawings made 28x28 (``prepared``: by ``to_mnist``, or resized)."""
     probs = model_lib.predict_proba(model, preprocess.to_model_input(prepared))
     return robustness.accuracy_by_kind(drawings.labels, probs, drawings.kinds)
 
@@ -152,17 +152,12 @@ def run_reference(source: Path, epochs: int, plan: Plan, drawings, prepared, res
     result = train.train(recipe="reference", epochs=epochs, batch_size=128, data_path=source,
                          fraction=plan.fraction, verbose=plan.keras_verbose)
     out = training_numbers(result)
-    out["robustness"] = {"resize": _accuracy_resized(result.model, drawings, resized),
+    out["robustness"] = {"resize": robustness_of(result.model, drawings, resized),
                          "to_mnist": robustness_of(result.model, drawings, prepared)}
     if time_it:
         out["latency"] = latency_ms(reference_way(result.model), drawings.images,
                                     calls=plan.latency_calls, warmup=plan.warmup)
     return out
-
-
-def _accuracy_resized(model, drawings, resized) -> dict[str, float]:
-    probs = model_lib.predict_proba(model, resized[..., None])
-    return robustness.accuracy_by_kind(drawings.labels, probs, drawings.kinds)
 
 
 def run_digitlab(source: Path, plan: Plan, drawings, prepared) -> dict:
