@@ -87,10 +87,10 @@ def ink_map(image) -> np.ndarray:
     return np.clip((grey - background) / contrast, 0.0, 1.0).astype(np.float32)
 
 
-def ink_bbox(ink: np.ndarray) -> tuple[int, int, int, int]:
-    """Return (top, bottom, left, right), bottom and right exclusive, of the ink above threshold."""
-    rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
-    cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
+def ink_bbox(ink: np.ndarray, threshold: float = INK_THRESHOLD) -> tuple[int, int, int, int]:
+    """Return (top, bottom, left, right), bottom and right exclusive, of the ink above ``threshold``."""
+    rows = np.flatnonzero((ink > threshold).any(axis=1))
+    cols = np.flatnonzero((ink > threshold).any(axis=0))
     if rows.size == 0:
         raise ValueError("image has no ink above the threshold: draw or pass a digit")
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1

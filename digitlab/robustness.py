@@ -180,8 +180,8 @@ def rotate(pen: np.ndarray, degrees: float) -> np.ndarray:
 
 def trim(pen: np.ndarray) -> np.ndarray:
     """Return ``pen`` without the empty rows and columns around its ink."""
-    rows, cols = np.flatnonzero(pen.max(axis=1) > 0.01), np.flatnonzero(pen.max(axis=0) > 0.01)
-    return pen[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    top, bottom, left, right = preprocess.ink_bbox(pen, threshold=0.01)
+    return pen[top:bottom, left:right]
 
 
 def place(pen: np.ndarray, canvas: int, push: Sequence[float] = (0.0, 0.0)) -> np.ndarray:
