@@ -6,6 +6,7 @@ with one message naming the file, so a notebook never trains on partial data.
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
@@ -37,10 +38,34 @@ Split = tuple[np.ndarray, np.ndarray]
 class DataError(ValueError):
     """MNIST could not be found, fetched or read; the message says which file and why."""
 
+    def _render_traceback_(self) -> list[str]:
+        """Return the lines IPython shows instead of a traceback: the message, which says what to do.
+
+        IPython (and so Jupyter) calls this hook of an exception when it defines one; a
+        notebook then shows the same message the command line prints, not a page of frames.
+        """
+        return f"{type(self).__name__}: {self}".splitlines()
+
 
 def default_path() -> Path:
     """Return where the downloaded ``mnist.npz`` is kept: ``data/mnist.npz`` in the repo."""
     return config.DATA_DIR / "mnist.npz"
+
+
+def given_source(path: str | os.PathLike | None = None) -> Path | None:
+    """Return the MNIST source named by ``path`` or ``$DIGITLAB_DATA``, or None if neither names one.
+
+    A named source must exist (DataError otherwise): it is never silently replaced by another.
+    Nothing is read, so the command line can check ``--data`` before any slow work.
+    """
+    for given, origin in ((path, "path argument"), (os.environ.get(config.DATA_ENV), f"${config.DATA_ENV}")):
+        if given:
+            p = Path(given).expanduser()
+            if not p.exists():
+                raise DataError(f"MNIST file given by {origin} does not exist: {p} "
+                                "(name an mnist.npz file or a folder with the four IDX files)")
+            return p
+    return None
 
 
 def find_mnist(path: str | os.PathLike | None = None, *, download: bool = True) -> Path:
@@ -49,12 +74,9 @@ def find_mnist(path: str | os.PathLike | None = None, *, download: bool = True) 
     A path given explicitly (argument or environment) must exist; it is never silently
     replaced by another source.
     """
-    for given, origin in ((path, "path argument"), (os.environ.get(config.DATA_ENV), f"${config.DATA_ENV}")):
-        if given:
-            p = Path(given).expanduser()
-            if not p.exists():
-                raise DataError(f"MNIST file given by {origin} does not exist: {p}")
-            return p
+    given = given_source(path)
+    if given is not None:
+        return given
     local = default_path()
     if local.exists():
         return local
@@ -77,8 +99,14 @@ def load_mnist(path: str | os.PathLike | None = None) -> tuple[Split, Split]:
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
-    """Return the four arrays of a Keras-layout ``mnist.npz``; DataError if it is unreadable."""
+    """Return the four arrays of a Keras-layout ``mnist.npz``; DataError if it is unreadable.
+
+    Arrays of Python objects are refused, never unpickled: loading them could run any code.
+    """
     try:
+        with open(path, "rb") as f:
+            if f.read(2) != b"PK":  # every npz is a zip archive
+                raise DataError(f"{path}: not an npz file (Keras's mnist.npz is a zip archive of numpy arrays)")
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in NPZ_KEYS if k not in npz.files]
             if missing:
@@ -86,8 +114,11 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
             return {k: npz[k] for k in NPZ_KEYS}
     except DataError:
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-        raise DataError(f"{path}: corrupt or truncated npz file ({exc})") from exc
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise DataError(f"{path}: corrupt or truncated npz file ({exc})") from None
+    except ValueError:  # numpy's own text advises allow_pickle, which is unsafe to follow
+        raise DataError(f"{path}: corrupt npz file, or one holding Python objects instead of plain "
+                        "arrays (never loaded: unpickling can run any code)") from None
 
 
 def read_idx_folder(folder: Path) -> dict[str, np.ndarray]:
@@ -109,7 +140,7 @@ def read_idx(path: Path) -> np.ndarray:
         with opener(path, "rb") as f:
             raw = f.read()
     except (OSError, EOFError) as exc:
-        raise DataError(f"{path}: cannot read IDX file ({exc})") from exc
+        raise DataError(f"{path}: cannot read IDX file ({exc})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DataError(f"{path}: not an unsigned-byte IDX file (bad magic number)")
     ndim = raw[3]
@@ -171,25 +202,42 @@ def download_mnist(dest: Path | None = None, *, url: str | None = None, expected
     ``url`` and ``expected_sha256`` default to Keras's ``mnist.npz``. Nothing is left at
     ``dest`` unless the whole file arrived with the right checksum.
     """
-    from tqdm.auto import tqdm
-
     url, expected_sha256 = url or MNIST_URL, expected_sha256 or MNIST_SHA256
     dest = Path(dest) if dest else default_path()
     try:
-        with atomic_path(dest, suffix=".part") as tmp, tqdm(
-            desc=f"downloading {dest.name}", unit="B", unit_scale=True, leave=False
-        ) as bar:
-            def progress(done: int, total: int) -> None:
-                bar.total = total or None
-                bar.update(done - bar.n)
-
-            fetch(url, tmp, progress)
+        with atomic_path(dest, suffix=".part") as tmp, contextlib.closing(_ProgressBar(dest.name)) as bar:
+            fetch(url, tmp, bar.update)
             got = sha256(tmp)
             if got != expected_sha256:
                 raise DataError(f"download of {url} has SHA-256 {got}, expected {expected_sha256}; not saved")
-    except OSError as exc:
-        raise DataError(_no_data_message(dest, reason=f"download from {url} failed: {exc}")) from exc
+    except OSError as exc:  # the chain (socket error, URLError) adds nothing to the message
+        raise DataError(_no_data_message(dest, reason=f"download from {url} failed: {exc}")) from None
     return dest
+
+
+class _ProgressBar:
+    """A download's progress bar, made when the first bytes arrive and shown only where it can redraw.
+
+    A download that fails at once leaves no bar behind, and output redirected to a file or
+    pipe gets none (tqdm's ``disable=None``); a notebook shows its widget.
+    """
+
+    def __init__(self, name: str):
+        self.name, self.bar = name, None
+
+    def update(self, done: int, total: int) -> None:
+        """Show ``done`` of ``total`` bytes (``total`` 0 when the server does not say)."""
+        if self.bar is None:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(desc=f"downloading {self.name}", total=total or None, unit="B", unit_scale=True,
+                            leave=False, disable=None)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        """Remove the bar, if one was made."""
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _no_data_message(local: Path, *, reason: str) -> str:

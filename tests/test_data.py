@@ -1,10 +1,17 @@
 """digitlab.data: lookup order, both file formats, every error path, the atomic download."""
 from __future__ import annotations
 
+import fcntl
 import gzip
 import hashlib
 import http.server
+import os
+import struct
+import subprocess
+import sys
+import termios
 import threading
+import traceback
 import urllib.error
 from pathlib import Path
 
@@ -204,3 +211,84 @@ def test_real_mnist_matches_its_description(mnist):
     assert xt.shape == (10000, 28, 28) and yt.shape == (10000,)
     assert x.shape[1:] == (28, 28) and len(x) == len(y) >= 24345
     assert np.bincount(yt, minlength=10).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_a_file_that_is_not_an_npz_gets_our_message_not_numpys_pickle_advice(tmp_path):
+    text = tmp_path / "notes.npz"
+    text.write_text("hello")
+    with pytest.raises(data.DataError, match="notes.npz: not an npz file") as info:
+        data.load_mnist(text)
+    objects = tmp_path / "objects.npz"
+    np.savez(objects, **{**fake_arrays(), "x_train": np.array([1, "a"], dtype=object)})
+    with pytest.raises(data.DataError, match="objects.npz: .*Python objects .*never loaded") as info2:
+        data.load_mnist(objects)
+    for error in (info.value, info2.value):
+        shown = "".join(traceback.format_exception(error))
+        assert "allow_pickle" not in shown and "During handling" not in shown
+
+
+def test_a_failed_download_is_one_clean_error_without_a_chain(isolated_data, monkeypatch):
+    def offline(url, dest, progress=None):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(data, "fetch", offline)
+    with pytest.raises(data.DataError, match="failed: <urlopen error no network>") as info:
+        data.load_mnist()
+    assert "During handling" not in "".join(traceback.format_exception(info.value))
+
+
+def test_notebook_shows_the_message_not_a_traceback(tmp_path):
+    """In a real kernel a DataError shows as its message alone: what is wrong and what to do."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    cells = [
+        f"import os, pathlib, digitlab as dl\nos.environ['DIGITLAB_DATA'] = {str(tmp_path / 'gone.npz')!r}\n"
+        "dl.data.load_mnist()",
+        f"del os.environ['DIGITLAB_DATA']\ndl.config.DATA_DIR = pathlib.Path({str(tmp_path)!r})\n"
+        "dl.data.MNIST_URL = 'http://127.0.0.1:9/mnist.npz'\ndl.data.load_mnist()",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbclient.NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=120).execute()
+    (missing,), (offline,) = [cell.outputs for cell in nb.cells]
+    assert missing.output_type == "error" and missing.traceback == [
+        f"DataError: MNIST file given by $DIGITLAB_DATA does not exist: {tmp_path / 'gone.npz'} "
+        "(name an mnist.npz file or a folder with the four IDX files)"
+    ]
+    first, *ways = offline.traceback
+    assert first.startswith("DataError: MNIST not found (download from http://127.0.0.1:9/mnist.npz failed")
+    assert [w.split(".")[0].strip() for w in ways] == ["1", "2", "3", "4"]
+    assert not any("Traceback" in line or "gaierror" in line or "URLError" in line for line in offline.traceback)
+
+
+DOWNLOAD_IN_A_TERMINAL = """
+import pathlib, sys, digitlab.config as c, digitlab.data as d
+c.DATA_DIR = pathlib.Path(sys.argv[1])
+d.MNIST_URL = 'http://127.0.0.1:9/mnist.npz'
+try:
+    d.load_mnist()
+except d.DataError:
+    print('failed', file=sys.stderr)
+def slow_fetch(url, dest, progress):
+    progress(1000, 2000)
+    raise OSError('cut off')
+d.fetch = slow_fetch
+try:
+    d.load_mnist()
+except d.DataError:
+    print('cut off', file=sys.stderr)
+"""
+
+
+def test_download_bar_appears_only_once_bytes_arrive(tmp_path):
+    """On a terminal, a download that fails at once leaves no bar remnants; one that starts shows its bar."""
+    main, other = os.openpty()
+    fcntl.ioctl(other, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))  # a terminal 80 columns wide
+    env = {k: v for k, v in os.environ.items() if k != config.DATA_ENV}
+    subprocess.run([sys.executable, "-c", DOWNLOAD_IN_A_TERMINAL, str(tmp_path)], stderr=other, env=env,
+                   timeout=120, check=True)
+    os.close(other)
+    shown = os.read(main, 1 << 16).decode()
+    os.close(main)
+    before, after = shown.split("failed", 1)
+    assert before == "", "a download that fails at once shows no bar"
+    assert "downloading mnist.npz" in after and "cut off" in after
