@@ -4,13 +4,13 @@ Functions take numpy arrays, histories and metric results, never models or widge
 plots follow ``plot_x(data, *, ax=None, **style) -> Axes``; grids of panels return a Figure.
 Nothing here shows, saves or changes rcParams, except ``style()``, which each notebook calls
 once in its Setup. ``LiveCurves`` redraws one figure in place in a notebook cell's output.
+The numbers behind the figures (PCA, normalisation measures, per-class table, confident
+mistakes) live in ``digitlab.analysis``, which needs no matplotlib.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from html import escape
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -22,7 +22,29 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from scipy import ndimage
 
-from digitlab import metrics, preprocess
+from digitlab import analysis, preprocess
+
+__all__ = [
+    "DIGIT_CMAP",
+    "MAX_SIZE",
+    "LiveCurves",
+    "plot_augmented",
+    "plot_class_balance",
+    "plot_confident_mistakes",
+    "plot_confusion_matrix",
+    "plot_feature_maps",
+    "plot_filters",
+    "plot_history",
+    "plot_mean_digits",
+    "plot_mnist_steps",
+    "plot_normalisation_examples",
+    "plot_normalisation_stats",
+    "plot_pca",
+    "plot_pixel_histogram",
+    "plot_reliability",
+    "plot_samples",
+    "style",
+]
 
 #: Colour map for digits: dark ink on white paper.
 DIGIT_CMAP = "gray_r"
@@ -73,12 +95,6 @@ def _as_images(images) -> np.ndarray:
     if arr.ndim != 3:
         raise ValueError(f"images must have shape (N, H, W) or (N, H, W, 1), got {arr.shape}")
     return arr
-
-
-def _as_unit_images(images) -> np.ndarray:
-    """Return images as float (N, H, W) in [0, 1]; 0-255 values are divided by 255."""
-    x = _as_images(images)
-    return x / 255.0 if x.max(initial=0.0) > 1.0 else x
 
 
 def _blank(ax: Axes) -> None:
@@ -172,62 +188,99 @@ def plot_pixel_histogram(images: np.ndarray, *, ax: Axes | None = None, bin_widt
     return ax
 
 
-def pca_2d(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return the images projected on their first two principal components (N, 2), and the share of variance each explains."""
-    x = _as_unit_images(images).reshape(len(images), -1)
-    x = x - x.mean(axis=0)
-    _, s, vt = np.linalg.svd(x, full_matrices=False)
-    variance = s**2
-    return x @ vt[:2].T, variance[:2] / variance.sum()
-
-
 def plot_pca(images: np.ndarray, labels: np.ndarray, *, ax: Axes | None = None, **style) -> Axes:
-    """Return axes with a scatter of the images' 2-D PCA projection, one colour per digit, digits at class means."""
-    points, explained = pca_2d(images)
+    """Return axes with a scatter of the images' 2-D PCA projection, one colour per digit, a label per class mean.
+
+    Each digit's label is drawn at its class mean; where labels would overlap (class means close
+    together, such as 4, 7 and 9) they are pushed apart and a thin line joins each to its mean.
+    """
+    points, explained = analysis.pca_2d(images)
     labels = np.asarray(labels)
     ax = _axes(ax, (6.5, 5.0))
     colours = plt.get_cmap("tab10")
     for d in DIGITS:
         pts = points[labels == d]
         ax.scatter(pts[:, 0], pts[:, 1], s=4, alpha=0.4, color=colours(d), label=str(d), **style)
-        if len(pts):
-            cx, cy = pts.mean(axis=0)
-            ax.text(cx, cy, str(d), fontsize=14, weight="bold", ha="center", va="center",
-                    bbox=dict(boxstyle="circle,pad=0.15", fc="white", ec=colours(d)))
     ax.set(xlabel=f"PC 1 ({explained[0]:.0%} of variance)", ylabel=f"PC 2 ({explained[1]:.0%} of variance)",
            title=f"{len(labels):,} images projected on two principal components")
     ax.legend(title="digit", markerscale=3, loc="center left", bbox_to_anchor=(1, 0.5))
+    means = {int(d): points[labels == d].mean(axis=0) for d in DIGITS if np.any(labels == d)}
+    _label_points(ax, means, colours)
     return ax
+
+
+def _label_points(ax: Axes, anchors: Mapping[int, np.ndarray], colours) -> None:
+    """Label each anchor (data coordinates) with its key in a circle, moving labels apart where they would overlap.
+
+    The figure is laid out once without rendering so that label sizes and the data-to-pixel
+    transform are final; labels are then spread in pixels and placed as offsets in points,
+    which stay right at any resolution.
+    """
+    marks = []
+    for key, (x, y) in anchors.items():
+        ax.plot([x], [y], "o", ms=3, color="k", zorder=3)
+        mark = ax.annotate(str(key), (x, y), xytext=(0, 0), textcoords="offset points", fontsize=13,
+                           weight="bold", ha="center", va="center", zorder=4,
+                           bbox=dict(boxstyle="circle,pad=0.15", fc="white", ec=colours(key), lw=1.5),
+                           arrowprops=dict(arrowstyle="-", color=colours(key), lw=1.2, shrinkA=0, shrinkB=0))
+        mark.set_in_layout(False)
+        marks.append(mark)
+    if not marks:
+        return
+    fig = ax.figure
+    fig.draw_without_rendering()
+    boxes = [m.get_bbox_patch().get_window_extent() for m in marks]
+    half = np.array([(b.width / 2, b.height / 2) for b in boxes])
+    start = ax.transData.transform(np.array(list(anchors.values()), dtype=float))
+    frame = ax.get_window_extent()
+    placed = _spread_boxes(start, half, ((frame.x0, frame.y0), (frame.x1, frame.y1)), gap=3.0)
+    for mark, offset in zip(marks, (placed - start) * 72 / fig.dpi):
+        mark.xyann = tuple(offset)
+
+
+def _spread_boxes(centres: np.ndarray, half_sizes: np.ndarray, bounds=None, *, gap: float = 2.0,
+                 max_steps: int = 500) -> np.ndarray:
+    """Return new centres (N, 2) for boxes so that no two overlap, each moved as little as simple repulsion allows.
+
+    Boxes are axis-aligned, given by centre and half width/height (same units, e.g. pixels).
+    Overlapping pairs are pushed apart along the line joining their centres (a fixed direction
+    per box where centres coincide) until they are ``gap`` apart; ``bounds`` ((x0, y0), (x1, y1))
+    keeps every box inside a frame.
+    """
+    pos = np.array(centres, dtype=float).reshape(-1, 2)
+    half = np.array(half_sizes, dtype=float).reshape(-1, 2)
+    n = len(pos)
+    lo, hi = (None, None) if bounds is None else (np.asarray(bounds[0], float) + half, np.asarray(bounds[1], float) - half)
+    for _ in range(max_steps):
+        moved = False
+        for i in range(n):
+            for j in range(i + 1, n):
+                d = pos[j] - pos[i]
+                need = half[i] + half[j] + gap - np.abs(d)
+                if np.any(need <= 0):
+                    continue
+                if np.hypot(*d) < 1e-9:
+                    angle = 2 * math.pi * j / n
+                    d = np.array([math.cos(angle), math.sin(angle)])
+                u = d / np.hypot(*d)
+                # the shortest move along u that clears the pair in x or in y
+                step = min(need[k] / abs(u[k]) for k in (0, 1) if abs(u[k]) > 1e-9)
+                pos[i] -= u * (step / 2 + 0.01)
+                pos[j] += u * (step / 2 + 0.01)
+                moved = True
+        if lo is not None:
+            pos = np.clip(pos, lo, np.maximum(lo, hi))
+        if not moved:
+            break
+    return pos
 
 
 # --- how MNIST is normalised ------------------------------------------------------------------
 
-def normalisation_measures(images: np.ndarray) -> dict[str, np.ndarray]:
-    """Return per image: ``bbox`` of the ink (top, bottom, left, right; exclusive), ``centre_of_mass`` (row, col), ``stroke_width`` (pixels).
-
-    The box holds every non-zero pixel. The stroke width is estimated as ink area divided by
-    half the ink's outline length (2A/P, ink taken where the pixel is at least half dark), which
-    is the width of a long stroke and slightly less for short ones.
-    """
-    x = _as_unit_images(images)
-    ink = x > 0
-    rows, cols = ink.any(axis=2), ink.any(axis=1)
-    n, h, w = x.shape
-    bbox = np.stack([np.argmax(rows, axis=1), h - np.argmax(rows[:, ::-1], axis=1),
-                     np.argmax(cols, axis=1), w - np.argmax(cols[:, ::-1], axis=1)], axis=1)
-    ys, xs = np.mgrid[:h, :w]
-    mass = np.maximum(x.sum(axis=(1, 2)), 1e-12)
-    centre = np.stack([(x * ys).sum(axis=(1, 2)) / mass, (x * xs).sum(axis=(1, 2)) / mass], axis=1)
-    dark = np.pad(x >= 0.5, ((0, 0), (1, 1), (1, 1)))
-    outline = (dark[:, 1:] != dark[:, :-1]).sum(axis=(1, 2)) + (dark[:, :, 1:] != dark[:, :, :-1]).sum(axis=(1, 2))
-    stroke = 2 * dark.sum(axis=(1, 2)) / np.maximum(outline, 1)
-    return {"bbox": bbox, "centre_of_mass": centre, "stroke_width": stroke}
-
-
 def plot_normalisation_examples(images: np.ndarray, *, n: int = 6) -> Figure:
     """Return a row of ``n`` digits, each with its ink box (red), the 20x20 box (dashed) and centre of mass."""
     images = _as_images(images)[:n]
-    m = normalisation_measures(images)
+    m = analysis.normalisation_measures(images)
     field, box = images.shape[1], preprocess.BOX
     titles = [f"box {b - t}x{r - left}\nstroke {s:.1f} px" for (t, b, left, r), s in zip(m["bbox"], m["stroke_width"])]
     fig = _image_grid(images, n, titles=titles, panel=1.3)
@@ -242,7 +295,7 @@ def plot_normalisation_examples(images: np.ndarray, *, n: int = 6) -> Figure:
 def plot_normalisation_stats(images: np.ndarray) -> Figure:
     """Return three histograms over ``images``: longer side of the ink box, centre-of-mass offset, stroke width."""
     images = _as_images(images)
-    m = normalisation_measures(images)
+    m = analysis.normalisation_measures(images)
     offset = np.hypot(*(m["centre_of_mass"] - images.shape[1] / 2).T)
     fig, axes = plt.subplots(1, 3, figsize=(8.0, 2.8), layout="constrained")
     top, bottom, left, right = m["bbox"].T
@@ -275,7 +328,8 @@ def plot_mnist_steps(steps: preprocess.MnistSteps) -> Figure:
     fit.set(xlim=(-0.5 - pad_x, steps.fitted.shape[1] - 0.5 + pad_x), ylim=(steps.fitted.shape[0] - 0.5 + pad_y, -0.5 - pad_y))
     fit.add_patch(Rectangle((-0.5 - pad_x, -0.5 - pad_y), preprocess.BOX, preprocess.BOX, fill=False, ec="tab:blue", ls="--", lw=1.5))
     last.plot([result_cx], [result_cy], "o", color="tab:orange", ms=5, label="centre of mass")
-    last.plot([preprocess.FIELD / 2], [preprocess.FIELD / 2], "+", color="tab:blue", ms=12, label="field centre")
+    centre = steps.result.shape[0] / 2
+    last.plot([centre], [centre], "+", color="tab:blue", ms=12, label="field centre")
     return fig
 
 
@@ -291,23 +345,48 @@ def plot_augmented(originals: np.ndarray, variants: Sequence[np.ndarray]) -> Fig
 
 # --- training curves ---------------------------------------------------------------------------
 
-def _curve_lines(axes: Sequence[Axes], epochs: int | None) -> dict[str, Line2D]:
-    """Return empty train and validation lines, keyed by history name, on a loss and an accuracy axes."""
+def _percent(value: float, _pos=None) -> str:
+    """Return a tick label for a fraction: 0.005 -> '0.5%'."""
+    return f"{100 * value:.3g}%"
+
+
+def _curve_lines(axes: Sequence[Axes], epochs: int | None, loss_floor: float | None = None) -> dict[str, Line2D]:
+    """Return empty train and validation lines, keyed by history name, on a loss axes and an error-rate axes.
+
+    The second axes shows 1 - accuracy on a log scale, so the last tenths of a percent (where a
+    good model spends most of its epochs) stay as readable as the first ten percent.
+    """
+    loss_ax, error_ax = axes
     lines = {}
     for ax, metric in zip(axes, HISTORY_METRICS):
         for prefix, label, ls in (("", "train", "-"), ("val_", "validation", "--")):
             (lines[prefix + metric],) = ax.plot([], [], ls, marker="o", ms=3, label=label)
-        ax.set(xlabel="epoch", ylabel=metric, title=metric)
         if epochs:
             ax.set_xlim(0.5, epochs + 0.5)
+    if loss_floor is not None:
+        loss_ax.axhline(loss_floor, color="0.35", ls=(0, (5, 3)), lw=1, label=f"lowest possible ({loss_floor:.2f})")
+    loss_ax.set(xlabel="epoch", ylabel="loss", title="loss")
+    error_ax.set_yscale("log")
+    error_ax.yaxis.set_major_locator(mpl.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    error_ax.yaxis.set_major_formatter(mpl.ticker.FuncFormatter(_percent))
+    error_ax.yaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+    error_ax.set(xlabel="epoch", ylabel="error rate (log scale)", title="error rate = 1 - accuracy")
+    for ax in axes:
         ax.legend(fontsize=8)
     return lines
 
 
 def _draw_history(fig: Figure, lines: Mapping[str, Line2D], history: Mapping[str, Sequence[float]]) -> None:
-    """Set the lines' data from ``history`` and rescale the axes; the title gives the best validation accuracy."""
+    """Set the lines' data from ``history`` and rescale the axes; the title gives the best validation accuracy.
+
+    Accuracy is drawn as error rate (1 - accuracy); an error of exactly 0 has no place on the
+    log scale and is left out.
+    """
     for key, line in lines.items():
         values = np.asarray(history.get(key, []), dtype=float)
+        if key.endswith("accuracy"):
+            values = 1 - values
+            values[values <= 0] = np.nan
         line.set_data(np.arange(1, len(values) + 1), values)
     for ax in fig.axes:
         ax.relim()
@@ -318,10 +397,15 @@ def _draw_history(fig: Figure, lines: Mapping[str, Line2D], history: Mapping[str
         fig.suptitle(f"after {len(val)} epochs: best validation accuracy {val[best]:.2%} (epoch {best + 1})")
 
 
-def plot_history(history: Mapping[str, Sequence[float]], *, epochs: int | None = None) -> Figure:
-    """Return loss and accuracy per epoch, train and validation, from a ``train`` history dict."""
+def plot_history(history: Mapping[str, Sequence[float]], *, epochs: int | None = None,
+                 loss_floor: float | None = None) -> Figure:
+    """Return loss and error rate (1 - accuracy, log scale) per epoch, train and validation, from a ``train`` history.
+
+    ``loss_floor`` draws the lowest loss the model can reach as a dashed line (with label
+    smoothing it is above 0: see ``analysis.label_smoothing_floor``).
+    """
     fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.2), layout="constrained")
-    _draw_history(fig, _curve_lines(axes, epochs), history)
+    _draw_history(fig, _curve_lines(axes, epochs, loss_floor), history)
     return fig
 
 
@@ -329,12 +413,13 @@ class LiveCurves:
     """Training curves that redraw in place, in the notebook cell's output, after every epoch.
 
     Pass an instance as ``on_epoch_end`` to ``digitlab.train.train``: each call with the history
-    so far updates one figure (an IPython display handle) instead of printing a new one.
+    so far updates one figure (an IPython display handle) instead of printing a new one. The
+    figure is the one ``plot_history`` draws: loss (with ``loss_floor`` dashed) and error rate.
     """
 
-    def __init__(self, epochs: int | None = None):
+    def __init__(self, epochs: int | None = None, *, loss_floor: float | None = None):
         self.figure = Figure(figsize=(8.0, 3.2), layout="constrained")  # not pyplot's: shown only via the handle
-        self.lines = _curve_lines(self.figure.subplots(1, 2), epochs)
+        self.lines = _curve_lines(self.figure.subplots(1, 2), epochs, loss_floor)
         self.handle = None
 
     def __call__(self, history: Mapping[str, Sequence[float]]) -> None:
@@ -376,52 +461,10 @@ def plot_confusion_matrix(cm: np.ndarray, *, normalize: bool = False, ax: Axes |
     return ax
 
 
-@dataclass(frozen=True)
-class Table:
-    """Rows under column headers; shows as an HTML table in notebooks and as aligned text elsewhere."""
-
-    columns: tuple[str, ...]
-    rows: tuple[tuple, ...]
-
-    def cells(self) -> list[list[str]]:
-        """Return the rows as strings: floats with three decimals, everything else as ``str``."""
-        return [[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row] for row in self.rows]
-
-    def __str__(self) -> str:
-        table = [list(self.columns)] + self.cells()
-        widths = [max(len(r[i]) for r in table) for i in range(len(self.columns))]
-        return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in table)
-
-    def _repr_html_(self) -> str:
-        head = "".join(f"<th>{escape(c)}</th>" for c in self.columns)
-        body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in self.cells())
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-    def _repr_pretty_(self, printer, cycle: bool) -> None:
-        printer.text(str(self))
-
-
-def per_class_table(cm: np.ndarray) -> Table:
-    """Return a Table of precision, recall, F1 and support per digit, with a macro-average row."""
-    scores = metrics.per_class_scores(np.asarray(cm))
-    names = ("precision", "recall", "f1")
-    rows = [(str(d), *(float(scores[k][d]) for k in names), int(scores["support"][d])) for d in range(len(cm))]
-    rows.append(("macro avg", *(float(np.mean(scores[k])) for k in names), int(np.sum(scores["support"]))))
-    return Table(("digit", "precision", "recall", "F1", "support"), tuple(rows))
-
-
-def most_confident_mistakes(y_true: np.ndarray, probabilities: np.ndarray, n: int = 12) -> np.ndarray:
-    """Return the indices of up to ``n`` wrongly predicted images, the most confident prediction first."""
-    probabilities = np.asarray(probabilities)
-    predicted, confidence = probabilities.argmax(axis=1), probabilities.max(axis=1)
-    wrong = np.flatnonzero(predicted != np.asarray(y_true))
-    return wrong[np.argsort(-confidence[wrong], kind="stable")][:n]
-
-
 def plot_confident_mistakes(images: np.ndarray, y_true: np.ndarray, probabilities: np.ndarray, *,
                             n: int = 12, ncols: int = 6) -> Figure:
     """Return a gallery of the ``n`` most confident mistakes, titled ``pred 3 / true 5`` with the probability."""
-    idx = most_confident_mistakes(y_true, probabilities, n)
+    idx = analysis.most_confident_mistakes(y_true, probabilities, n)
     probabilities, y_true = np.asarray(probabilities), np.asarray(y_true)
     titles = [f"pred {probabilities[i].argmax()} / true {y_true[i]}\np = {probabilities[i].max():.2f}" for i in idx]
     return _image_grid(_as_images(images)[idx], ncols, titles=titles, panel=1.2)
@@ -459,19 +502,30 @@ def plot_filters(kernels: np.ndarray, *, ncols: int = 8) -> Figure:
 
 
 def plot_feature_maps(maps: np.ndarray, *, image: np.ndarray | None = None, n: int = 15, ncols: int = 8) -> Figure:
-    """Return the ``n`` most active channels of one image's feature maps (H, W, C), strongest first.
+    """Return the ``n`` most active channels of one image's feature maps (H, W, C), strongest first, on one colour scale.
 
-    With ``image`` the input digit comes first, so the maps can be compared with it.
+    All maps share one colour scale, shown by the colour bar, so their brightness compares
+    across channels. With ``image`` the input digit comes first (in its own grey scale), so
+    the maps can be compared with it.
     """
     maps = np.asarray(maps)
     if maps.ndim != 3:
         raise ValueError(f"feature maps must have shape (height, width, channels), got {maps.shape}")
     order = np.argsort(-maps.mean(axis=(0, 1)), kind="stable")[:n]
     panels, titles = [maps[:, :, c] for c in order], [f"channel {c}" for c in order]
+    shown = maps[:, :, order]
+    low, high = float(shown.min()), float(shown.max())
+    high = high if high > low else low + 1.0
     if image is not None:
         panels, titles = [_as_images(np.asarray(image)[None])[0], *panels], ["input", *titles]
-    fig = _image_grid(panels, ncols, titles=titles, cmap="viridis", panel=0.9,
+    fig = _image_grid(panels, ncols, titles=titles, cmap="viridis", vmin=low, vmax=high, panel=0.9,
                       suptitle=f"{len(order)} most active of {maps.shape[2]} channels ({maps.shape[0]}x{maps.shape[1]})")
+    grid = list(fig.axes)
     if image is not None:
-        fig.axes[0].images[0].set_cmap(DIGIT_CMAP)
+        digit = grid[0].images[0]
+        digit.set_cmap(DIGIT_CMAP)
+        digit.set_clim(float(panels[0].min()), float(panels[0].max()))
+    if len(order):
+        first_map = grid[1 if image is not None else 0].images[0]
+        fig.colorbar(first_map, ax=grid, shrink=0.8, pad=0.02, aspect=25, label="activation")
     return fig

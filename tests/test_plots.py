@@ -5,6 +5,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from itertools import combinations  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -38,6 +40,13 @@ def texts(ax) -> list[str]:
 
 def tick_labels(axis) -> list[str]:
     return [t.get_text() for t in axis.get_ticklabels()]
+
+
+def test_all_names_exist_and_no_analysis_left_here():
+    for name in plots.__all__:
+        assert hasattr(plots, name), name
+    for moved in ("pca_2d", "normalisation_measures", "Table", "per_class_table", "most_confident_mistakes"):
+        assert moved not in plots.__all__ and not hasattr(plots, moved)
 
 
 def test_style_sets_the_digit_colour_map_and_hides_top_spines():
@@ -101,24 +110,56 @@ def test_pixel_histogram_refuses_float_images():
         plots.plot_pixel_histogram(np.zeros((1, 28, 28)))
 
 
-def test_pca_recovers_a_plane_and_its_variance():
-    rng = np.random.default_rng(0)
-    noise = rng.normal(size=(200, 2))
-    coords = np.linalg.qr(noise - noise.mean(axis=0))[0] * [3.0, 1.0]   # centred, uncorrelated, variance 9:1
-    basis = np.linalg.qr(rng.normal(size=(784, 2)))[0].T   # two orthonormal directions in pixel space
-    images = (coords @ basis).reshape(200, 28, 28)
-    points, explained = plots.pca_2d(images)
-    np.testing.assert_allclose(explained, [0.9, 0.1])
-    np.testing.assert_allclose(np.abs(points), np.abs(coords), atol=1e-6)   # the same up to sign
-
-
 def test_pca_plot_colours_each_digit(digits):
     images, labels = digits
     ax = plots.plot_pca(images, labels)
     assert len(ax.collections) == 10
     assert sum(len(c.get_offsets()) for c in ax.collections) == 40
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [str(d) for d in range(10)]
-    assert sorted(texts(ax)) == [str(d) for d in range(10)]   # digits written at their class means
+    assert sorted(texts(ax)) == [str(d) for d in range(10)]   # one label per digit
+
+
+def label_boxes(ax):
+    ax.figure.canvas.draw()   # Agg: the labels' circles get their final size and place
+    return {t.get_text(): t.get_bbox_patch().get_window_extent() for t in ax.texts}
+
+
+def test_pca_labels_point_at_class_means_and_never_overlap():
+    rng = np.random.default_rng(4)
+    labels = np.arange(300) % 10
+    images = rng.integers(0, 256, (300, 28, 28), dtype=np.uint8)   # every class mean near the same point
+    ax = plots.plot_pca(images, labels)
+    boxes = label_boxes(ax)
+    assert len(boxes) == 10
+    for (a, box_a), (b, box_b) in combinations(boxes.items(), 2):
+        assert not box_a.overlaps(box_b), f"labels {a} and {b} overlap"
+    frame = ax.get_window_extent()
+    assert all(frame.x0 - 1 <= b.x0 and b.x1 <= frame.x1 + 1 and frame.y0 - 1 <= b.y0 and b.y1 <= frame.y1 + 1
+               for b in boxes.values())   # inside the axes
+    points, _ = plots.analysis.pca_2d(images)
+    for t in ax.texts:   # each label's leader line starts at its class mean
+        np.testing.assert_allclose(t.xy, points[labels == int(t.get_text())].mean(axis=0), rtol=1e-5)
+
+
+def test_pca_labels_stay_on_separate_class_means():
+    labels = np.repeat(np.arange(10), 5)
+    images = np.zeros((50, 28, 28), np.uint8)
+    for i, d in enumerate(labels):   # two far-apart groups of digits, distinct within each
+        images[i, d, : 3 + d] = 255
+    ax = plots.plot_pca(images, labels)
+    boxes = label_boxes(ax)
+    for a, b in combinations(boxes.values(), 2):
+        assert not a.overlaps(b)
+
+
+def test_spread_boxes_separates_coincident_and_touching_boxes():
+    centres = np.array([[50.0, 50.0], [50.0, 50.0], [55.0, 52.0], [200.0, 200.0]])
+    half = np.full((4, 2), 10.0)
+    placed = plots._spread_boxes(centres, half, ((0, 0), (300, 300)), gap=2)
+    for i, j in combinations(range(4), 2):
+        assert np.any(np.abs(placed[i] - placed[j]) >= 22 - 1e-6), (i, j)
+    np.testing.assert_array_equal(placed[3], centres[3])   # a box clear of the others stays put
+    assert placed.min() >= 10 and placed.max() <= 290
 
 
 @pytest.fixture
@@ -127,13 +168,6 @@ def bar_digit() -> np.ndarray:
     image = np.zeros((28, 28), np.uint8)
     image[4:24, 13:15] = 255
     return image
-
-
-def test_normalisation_measures_of_a_bar(bar_digit):
-    m = plots.normalisation_measures(bar_digit[None])
-    np.testing.assert_array_equal(m["bbox"], [[4, 24, 13, 15]])
-    np.testing.assert_allclose(m["centre_of_mass"], [[13.5, 13.5]])
-    assert m["stroke_width"][0] == pytest.approx(2 * 40 / 44)   # area 40, outline 2 * (20 + 2)
 
 
 def test_normalisation_examples_mark_box_and_centre(bar_digit):
@@ -183,18 +217,52 @@ HISTORY = {"loss": [1.0, 0.6, 0.5], "val_loss": [0.9, 0.7, 0.65],
            "accuracy": [0.7, 0.9, 0.95], "val_accuracy": [0.8, 0.97, 0.96], "learning_rate": [1e-3] * 3}
 
 
-def line_data(ax) -> dict[str, list[float]]:
-    return {line.get_label(): list(line.get_ydata()) for line in ax.lines}
+def line_data(ax, digits: int = 12) -> dict[str, list[float]]:
+    return {line.get_label(): [round(float(v), digits) for v in line.get_ydata()] for line in ax.lines}
 
 
-def test_history_plots_train_and_validation_curves():
+def error(accuracy: list[float]) -> list[float]:
+    return [round(1 - a, 9) for a in accuracy]
+
+
+def test_history_plots_loss_and_error_rate_on_a_log_scale():
     fig = plots.plot_history(HISTORY, epochs=10)
-    loss_ax, acc_ax = fig.axes
+    loss_ax, error_ax = fig.axes
     assert line_data(loss_ax) == {"train": HISTORY["loss"], "validation": HISTORY["val_loss"]}
-    assert line_data(acc_ax) == {"train": HISTORY["accuracy"], "validation": HISTORY["val_accuracy"]}
+    assert line_data(error_ax, 9) == {"train": error(HISTORY["accuracy"]), "validation": error(HISTORY["val_accuracy"])}
+    assert error_ax.get_yscale() == "log" and loss_ax.get_yscale() == "linear"
+    assert "1 - accuracy" in error_ax.get_title()
     assert list(loss_ax.lines[0].get_xdata()) == [1, 2, 3]
     assert loss_ax.get_xlim() == (0.5, 10.5)
     assert fig.get_suptitle() == "after 3 epochs: best validation accuracy 97.00% (epoch 2)"
+
+
+def test_history_error_axis_reads_in_percent_down_to_the_last_tenths():
+    history = {"accuracy": [0.9, 0.99, 0.997], "val_accuracy": [0.95, 0.995, 0.998]}
+    fig = plots.plot_history(history)
+    error_ax = fig.axes[1]
+    fig.canvas.draw()
+    low, high = error_ax.get_ylim()
+    assert low <= 0.002 and high >= 0.1   # 99.8% and 90% both on the axis, each in its own decade
+    shown = [t.get_text() for t in error_ax.get_yticklabels() if low <= t.get_position()[1] <= high]
+    assert {"0.5%", "1%", "10%"} <= set(shown)
+
+
+def test_history_leaves_out_a_perfect_epoch_on_the_log_axis():
+    fig = plots.plot_history({"accuracy": [0.9, 1.0], "val_accuracy": [0.95, 0.99]})
+    train = fig.axes[1].lines[0].get_ydata()
+    assert train[0] == pytest.approx(0.1) and np.isnan(train[1])
+
+
+def test_history_marks_the_loss_floor_dashed():
+    fig = plots.plot_history(HISTORY, loss_floor=0.5003)
+    loss_ax = fig.axes[0]
+    (floor,) = [line for line in loss_ax.lines if line.get_label().startswith("lowest possible")]
+    assert list(floor.get_ydata()) == [0.5003, 0.5003]
+    assert floor.get_linestyle() == "--"
+    assert floor.get_label() == "lowest possible (0.50)"
+    assert "lowest possible (0.50)" in [t.get_text() for t in loss_ax.get_legend().get_texts()]
+    assert not [line for line in plots.plot_history(HISTORY).axes[0].lines if "lowest" in line.get_label()]
 
 
 class FakeHandle:
@@ -215,15 +283,16 @@ def test_live_curves_redraw_one_display_in_place(monkeypatch):
 
     monkeypatch.setattr(plots, "display", fake_display)
     figures_before = plt.get_fignums()
-    live = plots.LiveCurves(epochs=3)
+    live = plots.LiveCurves(epochs=3, loss_floor=0.4)
     first = {k: v[:1] for k, v in HISTORY.items()}
     live(first)
-    loss_ax, acc_ax = live.figure.axes
-    assert line_data(acc_ax) == {"train": [0.7], "validation": [0.8]}
+    loss_ax, error_ax = live.figure.axes
+    assert line_data(error_ax, 9) == {"train": [0.3], "validation": [0.2]}
     live(HISTORY)
-    assert line_data(loss_ax) == {"train": HISTORY["loss"], "validation": HISTORY["val_loss"]}
-    assert line_data(acc_ax)["validation"] == HISTORY["val_accuracy"]
-    assert acc_ax.get_ylim()[1] >= 0.97 and loss_ax.get_ylim()[1] >= 1.0   # rescaled to the new data
+    assert line_data(loss_ax) == {"train": HISTORY["loss"], "validation": HISTORY["val_loss"],
+                                  "lowest possible (0.40)": [0.4, 0.4]}
+    assert line_data(error_ax, 9)["validation"] == error(HISTORY["val_accuracy"])
+    assert error_ax.get_ylim()[0] <= 0.03 and loss_ax.get_ylim()[1] >= 1.0   # rescaled to the new data
     assert shown == [(live.figure, True)] and handle.updates == 1
     assert plt.get_fignums() == figures_before   # not a pyplot figure: nothing extra shown at cell end
 
@@ -251,20 +320,6 @@ def test_confusion_matrix_refuses_non_square():
         plots.plot_confusion_matrix(np.zeros((2, 3)))
 
 
-def test_per_class_table_rows():
-    table = plots.per_class_table(CM)
-    assert table.columns == ("digit", "precision", "recall", "F1", "support")
-    digit0 = table.rows[0]
-    assert digit0[0] == "0" and digit0[4] == 6
-    assert digit0[1:4] == pytest.approx((5 / 7, 5 / 6, 2 * (5 / 7) * (5 / 6) / (5 / 7 + 5 / 6)))
-    assert table.rows[-1][0] == "macro avg" and table.rows[-1][4] == 20
-    lines = str(table).splitlines()
-    assert lines[0].split() == ["digit", "precision", "recall", "F1", "support"]
-    assert lines[1].split() == ["0", "0.714", "0.833", "0.769", "6"]
-    html = table._repr_html_()
-    assert html.count("<tr>") == 1 + 4 and "<th>precision</th>" in html
-
-
 PROBS = np.array([
     [0.90, 0.05, 0.05],   # true 1: wrong, p 0.90
     [0.10, 0.80, 0.10],   # true 1: right
@@ -272,11 +327,6 @@ PROBS = np.array([
     [0.02, 0.97, 0.01],   # true 2: wrong, p 0.97
 ])
 Y_TRUE = np.array([1, 1, 0, 2])
-
-
-def test_most_confident_mistakes_come_first():
-    np.testing.assert_array_equal(plots.most_confident_mistakes(Y_TRUE, PROBS), [3, 0, 2])
-    np.testing.assert_array_equal(plots.most_confident_mistakes(Y_TRUE, PROBS, n=1), [3])
 
 
 def test_mistake_gallery_titles(digits):
@@ -317,24 +367,45 @@ def test_filters_one_panel_each_with_symmetric_colours():
         plots.plot_filters(kernels[..., 0])
 
 
+def panels(fig):
+    """The image panels of a figure, without its colour bar."""
+    return [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+
+
 def test_feature_maps_show_the_most_active_channels_first():
     maps = np.zeros((7, 7, 5))
     for c, level in enumerate([0.1, 0.5, 0.0, 0.9, 0.3]):
         maps[:, :, c] = level
     fig = plots.plot_feature_maps(maps, n=3, ncols=3)
-    assert [ax.get_title() for ax in fig.axes] == ["channel 3", "channel 1", "channel 4"]
+    assert [ax.get_title() for ax in panels(fig)] == ["channel 3", "channel 1", "channel 4"]
     assert len(shown_images(fig)) == 3
     assert fig.get_suptitle() == "3 most active of 5 channels (7x7)"
     with pytest.raises(ValueError, match="channels"):
         plots.plot_feature_maps(maps[..., 0])
 
 
+def test_feature_maps_share_one_colour_scale_with_a_colour_bar():
+    maps = np.random.default_rng(5).uniform(0, 1, (7, 7, 6)) * [1, 2, 3, 4, 5, 6]
+    fig = plots.plot_feature_maps(maps, n=4)
+    images = [im for ax in panels(fig) for im in ax.get_images()]
+    shown = maps[:, :, [5, 4, 3, 2]]
+    assert {im.get_clim() for im in images} == {(shown.min(), shown.max())}   # one scale for all maps
+    (bar,) = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert bar.get_ylabel() == "activation"
+    assert bar.get_ylim() == pytest.approx((shown.min(), shown.max()))
+    assert images[0].colorbar is not None and images[0].colorbar.ax is bar
+
+
 def test_feature_maps_can_start_with_the_input_digit(bar_digit):
-    fig = plots.plot_feature_maps(np.ones((28, 28, 4)), image=bar_digit, n=2)
-    assert [ax.get_title() for ax in fig.axes[:3]] == ["input", "channel 0", "channel 1"]
-    first = fig.axes[0].get_images()[0]
+    maps = np.ones((28, 28, 4)) * [0.5, 1.0, 2.0, 3.0]
+    fig = plots.plot_feature_maps(maps, image=bar_digit, n=2)
+    assert [ax.get_title() for ax in panels(fig)[:3]] == ["input", "channel 3", "channel 2"]
+    first = panels(fig)[0].get_images()[0]
     np.testing.assert_array_equal(first.get_array(), bar_digit)
     assert first.get_cmap().name == "gray_r"
+    assert first.get_clim() == (0, 255)   # the digit keeps its own scale
+    (bar,) = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert bar.get_ylim() == pytest.approx((2.0, 3.0))
 
 
 @pytest.mark.parametrize("make", [
@@ -343,7 +414,7 @@ def test_feature_maps_can_start_with_the_input_digit(bar_digit):
     lambda d: plots.plot_normalisation_examples(d[0]),
     lambda d: plots.plot_normalisation_stats(d[0]),
     lambda d: plots.plot_augmented(d[0][:10] / 255, [d[0][10:20] / 255] * 3),
-    lambda d: plots.plot_history(HISTORY),
+    lambda d: plots.plot_history(HISTORY, loss_floor=0.5),
     lambda d: plots.plot_confident_mistakes(d[0], d[1], np.eye(10)[(d[1] + 1) % 10], n=30),
     lambda d: plots.plot_filters(np.ones((5, 5, 1, 128))),
     lambda d: plots.plot_feature_maps(np.ones((28, 28, 64)), n=64),
