@@ -1,42 +1,83 @@
 """Command line: ``python -m digitlab train | evaluate | predict`` (also installed as ``digitlab``).
 
 Bad input never ends in a traceback: each problem is one ``digitlab: error: ...`` line on
-stderr and a non-zero exit status; ``predict`` still handles the other files.
+stderr and a non-zero exit status; ``predict`` still handles the other files. Arguments are
+checked before any data is read or TensorFlow is imported, so a mistake costs no waiting.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence, TypeVar
 
+import digitlab
 from digitlab import config
+
+T = TypeVar("T")
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not argparse's usage block
-        self.exit(2, f"digitlab: error: {message} (see `digitlab {self.prog.split()[-1]} --help`)\n")
+    """An ArgumentParser whose errors are one ``digitlab: error:`` line pointing at the right ``--help``."""
+
+    def error(self, message: str, prog: str | None = None) -> None:  # one line, not argparse's usage block
+        self.exit(2, f"digitlab: error: {message} (see `{prog or self.prog} --help`)\n")
+
+    def parse_args(self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None):
+        """Return the parsed arguments; unknown ones are blamed on the command they were given to."""
+        parsed, unknown = self.parse_known_args(args, namespace)
+        if unknown:
+            command = getattr(parsed, "command", None)
+            self.error(f"unrecognized arguments: {' '.join(unknown)}", f"{self.prog} {command}" if command else None)
+        return parsed
+
+
+def _checked(name: str, convert: Callable[[str], T], ok: Callable[[T], bool], hint: str = "") -> Callable[[str], T]:
+    """Return an argparse type: ``convert(text)`` if ``ok`` accepts it, else "invalid NAME value: 'text'"."""
+
+    def parse(text: str) -> T:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"invalid {name} value: {text!r}" + (f" ({hint})" if hint else ""))
+        return value
+
+    return parse
+
+
+_positive_int = _checked("positive integer", int, lambda v: v >= 1)
+_seed = _checked("seed", int, lambda v: 0 <= v < 2**32, "a whole number from 0 to 4294967295")
+_fraction = _checked("fraction", float, lambda v: 0 < v <= 1, "a number above 0 and at most 1, e.g. 0.1")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with the ``train``, ``evaluate`` and ``predict`` commands."""
     parser = _Parser(prog="digitlab", description="Train, evaluate and use digitlab's MNIST CNN.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {digitlab.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    data_help = "mnist.npz or IDX folder (default: $DIGITLAB_DATA, data/mnist.npz, else download; see README)"
 
     t = sub.add_parser("train", help="train a CNN and save it with its history and card")
-    t.add_argument("--epochs", type=_positive_int, default=30, help="epochs (default 30)")
+    t.add_argument("--epochs", type=_positive_int, default=30, help="passes over the training images (default 30)")
     t.add_argument("--out", type=Path, default=config.MODELS_DIR / "my_cnn.keras",
                    help="where to save the .keras model (default models/my_cnn.keras)")
-    t.add_argument("--data", type=Path, help="mnist.npz or IDX folder (default: see README)")
-    t.add_argument("--batch-size", type=_positive_int, default=128)
-    t.add_argument("--fraction", type=float, default=1.0, help="train on this fraction of the data")
-    t.add_argument("--seed", type=int, default=config.SEED)
-    t.add_argument("--recipe", choices=("digitlab", "reference"), default="digitlab")
+    t.add_argument("--data", type=Path, help=data_help)
+    t.add_argument("--batch-size", type=_positive_int, default=128, help="images per training step (default 128)")
+    t.add_argument("--fraction", type=_fraction, default=1.0,
+                   help="train on this fraction of the training images, for quick runs (default 1)")
+    t.add_argument("--seed", type=_seed, default=config.SEED,
+                   help=f"seed for the weights, the validation split and augmentation (default {config.SEED})")
+    t.add_argument("--recipe", choices=("digitlab", "reference"), default="digitlab",
+                   help="digitlab: this package's CNN with augmentation and a cosine schedule; "
+                        "reference: Keras's simple MNIST convnet (default digitlab)")
 
     e = sub.add_parser("evaluate", help="accuracy, per-class scores and confusion matrix on the test set")
     e.add_argument("--model", type=Path, help="model file (default: the shipped model)")
-    e.add_argument("--data", type=Path, help="mnist.npz or IDX folder (default: see README)")
+    e.add_argument("--data", type=Path, help=data_help)
     e.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("predict", help="predict the digit in image files (PNG/JPEG, any size or polarity)")
@@ -46,17 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 success, 1 some input failed, 2 usage/fatal)."""
     args = build_parser().parse_args(argv)
     try:
+        check_args(args)
         return {"train": _train, "evaluate": _evaluate, "predict": _predict}[args.command](args)
     except KeyboardInterrupt:
         _error("interrupted; any previous model file is unchanged")
@@ -71,11 +106,49 @@ def _error(message: object) -> None:
     print("digitlab: error: " + " ".join(str(message).split()), file=sys.stderr)
 
 
+def check_args(args: argparse.Namespace) -> None:
+    """Raise ValueError naming the first argument that cannot work: the output, the model or the data.
+
+    Only the file system is consulted (no data is read, TensorFlow is not imported), so a
+    mistake is reported at once rather than after loading or a whole training run.
+    """
+    from digitlab import data
+
+    if args.command == "train":
+        check_output(args.out)
+    else:
+        check_model(args.model or config.SHIPPED_MODEL)
+    if args.command != "predict":
+        data.given_source(args.data, name="--data")  # a named --data or $DIGITLAB_DATA must exist
+
+
+def check_output(out: Path) -> None:
+    """Raise ValueError unless ``out`` is a ``.keras`` file name in a folder that exists or can be made, writable."""
+    if out.suffix != ".keras":
+        raise ValueError(f"--out {out}: models are saved in the .keras format; use a name ending in .keras")
+    if out.is_dir():
+        raise ValueError(f"--out {out}: is a folder; give a file name ending in .keras")
+    folder = next(p for p in out.absolute().parents if p.exists())  # the root always exists
+    if not folder.is_dir():
+        raise ValueError(f"--out {out}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out}: no permission to write in {folder}")
+
+
+def check_model(path: Path) -> None:
+    """Raise ValueError unless ``path`` is an existing ``.keras`` file (its contents are checked on loading)."""
+    if not path.exists():
+        raise ValueError(f"model file not found: {path} (train one with `python -m digitlab train`)")
+    if path.is_dir() or path.suffix != ".keras":
+        raise ValueError(f"{path}: not a .keras model file")
+
+
 def _train(args: argparse.Namespace) -> int:
     from digitlab import train
 
     result = train.train(epochs=args.epochs, batch_size=args.batch_size, data_path=args.data, out=args.out,
-                         recipe=args.recipe, fraction=args.fraction, seed=args.seed)
+                         recipe=args.recipe, fraction=args.fraction, seed=args.seed,
+                         verbose=1 if sys.stdout.isatty() else 2)  # redirected: one line per epoch, no bar
     card = result.card
     print(f"saved {result.path}: test accuracy {card['test_accuracy']:.4f} on {card['test_images']} images, "
           f"{card['wall_time_s']:.0f} s")
@@ -83,22 +156,19 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from digitlab import data, metrics, predict
+    from digitlab import analysis, data, metrics, predict
 
+    _, (x_test, y_test) = data.load_mnist(args.data)  # before the model: bad data is reported without waiting
     predictor = predict.Predictor(args.model)
-    _, (x_test, y_test) = data.load_mnist(args.data)
     report = metrics.report(y_test, predictor.predict_batch(x_test))
     if args.json:
         print(json.dumps({"model": str(predictor.model_path), **report}))
         return 0
+    cm = report["confusion_matrix"]
+    confusion = analysis.Table(("true", *map(str, range(len(cm)))), tuple((str(d), *row) for d, row in enumerate(cm)))
     print(f"model     {predictor.model_path}\naccuracy  {report['accuracy']:.4f} "
-          f"({report['n'] - report['errors']}/{report['n']})\n\ndigit  precision  recall     f1  support")
-    for d in range(10):
-        print(f"{d:>5}  {report['precision'][d]:9.4f}  {report['recall'][d]:6.4f}  "
-              f"{report['f1'][d]:5.4f}  {report['support'][d]:7d}")
-    print("\nconfusion matrix (rows true, columns predicted)\n     " + "".join(f"{d:>6}" for d in range(10)))
-    for d, row in enumerate(report["confusion_matrix"]):
-        print(f"{d:>5}" + "".join(f"{v:>6}" for v in row))
+          f"({report['n'] - report['errors']}/{report['n']})\n\n{analysis.per_class_table(cm)}\n\n"
+          f"confusion matrix (rows true, columns predicted)\n{confusion}")
     return 0
 
 
@@ -116,9 +186,13 @@ def _predict(args: argparse.Namespace) -> int:
                 probs = predictor.predict(img)
         except FileNotFoundError:
             _error(f"{path}: no such file")
+        except IsADirectoryError:
+            _error(f"{path}: is a folder, not an image file")
         except UnidentifiedImageError:
             _error(f"{path}: not an image file (PNG or JPEG expected)")
-        except (ValueError, OSError) as exc:
+        except OSError as exc:  # its text repeats the path; say it once
+            _error(f"{path}: {exc.strerror or exc}")
+        except ValueError as exc:
             _error(f"{path}: {exc}")
         else:
             _print_prediction(path, probs, args.json)
@@ -128,6 +202,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _print_prediction(path: Path, probs, as_json: bool) -> None:
+    """Print one file's digit and top three probabilities, or its JSON object."""
     digit = int(probs.argmax())
     if as_json:
         print(json.dumps({"file": str(path), "digit": digit, "probabilities": [round(float(p), 6) for p in probs]}))

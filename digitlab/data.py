@@ -52,13 +52,14 @@ def default_path() -> Path:
     return config.DATA_DIR / "mnist.npz"
 
 
-def given_source(path: str | os.PathLike | None = None) -> Path | None:
+def given_source(path: str | os.PathLike | None = None, *, name: str = "path argument") -> Path | None:
     """Return the MNIST source named by ``path`` or ``$DIGITLAB_DATA``, or None if neither names one.
 
-    A named source must exist (DataError otherwise): it is never silently replaced by another.
-    Nothing is read, so the command line can check ``--data`` before any slow work.
+    A named source must exist (DataError otherwise, calling ``path`` by ``name``): it is never
+    silently replaced by another. Nothing is read, so the command line can check ``--data``
+    before any slow work.
     """
-    for given, origin in ((path, "path argument"), (os.environ.get(config.DATA_ENV), f"${config.DATA_ENV}")):
+    for given, origin in ((path, name), (os.environ.get(config.DATA_ENV), f"${config.DATA_ENV}")):
         if given:
             p = Path(given).expanduser()
             if not p.exists():

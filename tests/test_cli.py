@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import digitlab
+from digitlab import analysis
+
 
 def run(*args: str, check_ok: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run([sys.executable, "-m", "digitlab", *args], capture_output=True, text=True, timeout=600)
@@ -21,6 +24,26 @@ def run(*args: str, check_ok: bool = True) -> subprocess.CompletedProcess:
 
 def error_lines(proc) -> list[str]:
     return [line for line in proc.stderr.splitlines() if line.startswith("digitlab: error:")]
+
+
+RUN_MAIN = """
+import json, sys
+from digitlab import cli
+try:
+    status = cli.main(sys.argv[1:])
+except SystemExit as exc:
+    status = exc.code
+print(json.dumps({"status": status, "loaded": [m for m in ("tensorflow", "keras", "digitlab.plots") if m in sys.modules]}))
+"""
+
+
+def run_main(*args: str, env: dict | None = None) -> tuple[subprocess.CompletedProcess, dict]:
+    """Run ``cli.main(args)`` in a fresh interpreter; return the process and its status and heavy imports."""
+    proc = subprocess.run([sys.executable, "-c", RUN_MAIN, *args], capture_output=True, text=True, timeout=600,
+                          env=env)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    *_, last = proc.stdout.splitlines()
+    return proc, json.loads(last)
 
 
 @pytest.fixture(scope="module")
@@ -70,16 +93,77 @@ def test_predict_bad_files_each_get_one_line_and_others_still_run(shipped_model,
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("predict",), "the following arguments are required: FILE"),
-        (("train", "--epochs", "0"), "must be a positive integer"),
-        (("evaluate", "--colour"), "unrecognized arguments: --colour"),
+        (("predict",), "the following arguments are required: FILE (see `digitlab predict --help`)"),
+        (("train", "--epochs", "0"), "argument --epochs: invalid positive integer value: '0'"),
+        (("train", "--batch-size", "x"), "argument --batch-size: invalid positive integer value: 'x'"),
+        (("train", "--fraction", "2"), "argument --fraction: invalid fraction value: '2' (a number above 0"),
+        (("train", "--fraction", "0"), "argument --fraction: invalid fraction value: '0'"),
+        (("train", "--seed", "-1"), "argument --seed: invalid seed value: '-1'"),
+        (("evaluate", "--colour"), "unrecognized arguments: --colour (see `digitlab evaluate --help`)"),
         (("fly",), "invalid choice: 'fly'"),
+        (("--colour",), "(see `digitlab --help`)"),
     ],
 )
 def test_bad_options_are_one_line(args, message):
     proc = run(*args, check_ok=False)
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr
+    assert "_positive_int" not in proc.stderr and "digitlab digitlab" not in proc.stderr
+
+
+def test_version():
+    assert run("--version").stdout == f"digitlab {digitlab.__version__}\n"
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "predict"])
+def test_every_option_has_help(command):
+    """Each option of ``--help`` is followed by a description, on its line or the next, more indented one."""
+    lines = run(command, "--help").stdout.split("options:")[1].splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("  -"):
+            described = len(line.strip().split("  ")) > 1
+            assert described or lines[i + 1].startswith(" " * 8), f"{command}: no help for {line.strip()}"
+
+
+@pytest.fixture
+def bad_paths(tmp_path):
+    """A text file, a folder and a missing path, for arguments that expect something else."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a model, not data")
+    folder = tmp_path / "folder.keras"
+    folder.mkdir()
+    return {"notes": notes, "folder": folder, "missing": tmp_path / "missing.npz", "tmp": tmp_path}
+
+
+@pytest.mark.parametrize(
+    "args, env_data, message",
+    [
+        (("train", "--out", "{tmp}/model.txt"), None, "--out {tmp}/model.txt: models are saved in the .keras format"),
+        (("train", "--out", "{folder}"), None, "--out {folder}: is a folder"),
+        (("train", "--out", "{notes}/sub/m.keras"), None, "--out {notes}/sub/m.keras: {notes} is a file, not a folder"),
+        (("train", "--data", "{missing}"), None, "MNIST file given by --data does not exist: {missing}"),
+        (("train",), "{missing}", "MNIST file given by $DIGITLAB_DATA does not exist: {missing}"),
+        (("evaluate", "--model", "{tmp}/none.keras"), None, "model file not found: {tmp}/none.keras"),
+        (("evaluate", "--model", "{notes}"), None, "{notes}: not a .keras model file"),
+        (("evaluate", "--data", "{missing}"), None, "MNIST file given by --data does not exist: {missing}"),
+        (("predict", "--model", "{folder}", "x.png"), None, "{folder}: not a .keras model file"),
+        (("train", "--epochs", "0", "--out", "{tmp}/m.keras"), None, "invalid positive integer value: '0'"),
+    ],
+)
+def test_bad_arguments_fail_before_tensorflow_is_imported(bad_paths, args, env_data, message):
+    env = dict(os.environ, DIGITLAB_DATA=env_data.format(**bad_paths)) if env_data else None
+    proc, result = run_main(*(a.format(**bad_paths) for a in args), env=env)
+    assert result == {"status": 2, "loaded": []}
+    assert error_lines(proc) == [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(error_lines(proc)) == 1 and message.format(**bad_paths) in proc.stderr
+
+
+def test_unreadable_data_and_folders_get_our_words_once(bad_paths, shipped_model):
+    proc = run("evaluate", "--data", str(bad_paths["notes"]), check_ok=False)
+    assert error_lines(proc) == [f"digitlab: error: {bad_paths['notes']}: not an npz file (Keras's mnist.npz "
+                                 "is a zip archive of numpy arrays)"]
+    proc = run("predict", str(bad_paths["tmp"]), check_ok=False)
+    assert error_lines(proc) == [f"digitlab: error: {bad_paths['tmp']}: is a folder, not an image file"]
 
 
 def test_missing_model_and_data_are_named(tmp_path):
@@ -97,8 +181,8 @@ def test_no_data_anywhere_lists_every_way_on_one_line(tmp_path):
             "d.MNIST_URL = 'http://127.0.0.1:9/mnist.npz'; from digitlab.cli import main; sys.exit(main(['evaluate']))")
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    *progress, line = [text for text in proc.stderr.splitlines() if text.strip()]
-    assert all(text.startswith("downloading mnist.npz") for text in progress), "only the download's progress bar"
+    assert "\r" not in proc.stderr, "no progress-bar remnants when stderr is not a terminal"
+    line, = proc.stderr.splitlines()
     assert line.startswith("digitlab: error: MNIST not found (download from http://127.0.0.1:9/mnist.npz failed")
     for way in ("1. pass a path", "2. set $DIGITLAB_DATA", "3. put Keras's mnist.npz at", "4. connect to the internet"):
         assert way in line
@@ -110,16 +194,26 @@ def test_evaluate_json_on_the_full_test_set(shipped_model, mnist_path):
     assert report["n"] == 10000 and report["accuracy"] >= 0.993
     cm = np.array(report["confusion_matrix"])
     assert cm.sum() == 10000 and np.trace(cm) == round(report["accuracy"] * 10000)
-    text = run("evaluate", "--data", str(mnist_path)).stdout
-    assert f"accuracy  {report['accuracy']:.4f}" in text and "confusion matrix" in text
+    proc, result = run_main("evaluate", "--data", str(mnist_path))
+    # Keras itself imports matplotlib when it is installed; digitlab's tables must not need plots.
+    assert result == {"status": 0, "loaded": ["tensorflow", "keras"]}, "tables without digitlab.plots"
+    assert f"accuracy  {report['accuracy']:.4f}" in proc.stdout
+    assert str(analysis.per_class_table(cm)) in proc.stdout
+    matrix = proc.stdout.split("confusion matrix (rows true, columns predicted)\n")[1].splitlines()
+    assert matrix[0].split() == ["true", *map(str, range(10))]
+    assert [[int(v) for v in row.split()[1:]] for row in matrix[1:11]] == cm.tolist()
 
 
 @pytest.mark.slow
 def test_train_command_saves_model_history_and_card(tmp_path, mnist_path):
+    """Redirected output gets Keras's one-line-per-epoch log: no progress bar, no terminal codes."""
     out = tmp_path / "cli.keras"
-    proc = run("train", "--epochs", "1", "--fraction", "0.05", "--recipe", "reference", "--data", str(mnist_path),
+    proc = run("train", "--epochs", "2", "--fraction", "0.05", "--recipe", "reference", "--data", str(mnist_path),
                "--out", str(out))
     assert f"saved {out}: test accuracy" in proc.stdout
+    assert "\r" not in proc.stdout and "\x1b" not in proc.stdout
+    epoch_lines = [line for line in proc.stdout.splitlines() if " - loss: " in line]
+    assert len(epoch_lines) == 2 and all(" - val_loss: " in line for line in epoch_lines)
     card = json.loads((tmp_path / "cli.card.json").read_text())
-    assert card["recipe"] == "reference" and card["epochs"] == 1 and card["test_accuracy"] > 0.5
+    assert card["recipe"] == "reference" and card["epochs"] == 2 and card["test_accuracy"] > 0.5
     assert (tmp_path / "cli.history.json").exists()
