@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import importlib
 import os
+from importlib.metadata import version as _version
 from typing import Any
 
 # TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) is noise in notebooks and the CLI.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-__version__ = "0.1.0"
+#: The installed package's version; ``pyproject.toml`` is its one source.
+__version__: str = _version("digitlab")
 
 _SUBMODULES = (
-    "config", "data", "preprocess", "metrics", "model", "train", "predict",
-    "strokes", "robustness", "plots", "drawing", "cli",
+    "config", "data", "preprocess", "metrics", "model", "introspect", "train", "predict", "analysis",
+    "strokes", "pen", "robustness", "plots", "drawing", "cli",
 )
+
+__all__ = ["__version__", *_SUBMODULES]
 
 
 def __getattr__(name: str) -> Any:

@@ -13,6 +13,8 @@ import sys
 from types import ModuleType
 from typing import Iterator
 
+__all__ = ["silenced_stderr_fd", "tensorflow"]
+
 
 @contextlib.contextmanager
 def silenced_stderr_fd() -> Iterator[None]:

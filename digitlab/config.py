@@ -1,4 +1,4 @@
-"""Paths, the seed and the fast-mode flag shared by the package, notebooks and tests.
+"""Paths, the seed, the fast-mode flag and MNIST's shape, shared by the package, notebooks and tests.
 
 Everything that depends on where the repository lives or on the environment is read here,
 so the rest of the package takes plain arguments.
@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+
+__all__ = [
+    "REPO_ROOT", "DATA_DIR", "MODELS_DIR", "SHIPPED_MODEL", "SEED", "DATA_ENV", "FAST_ENV",
+    "NUM_CLASSES", "IMAGE_SIZE", "INPUT_SHAPE", "fast_mode",
+]
 
 #: The repository root (the package is installed editable from it).
 REPO_ROOT: Path = Path(__file__).resolve().parent.parent
@@ -23,6 +28,15 @@ SEED: int = 42
 DATA_ENV = "DIGITLAB_DATA"
 #: Environment variable that switches notebooks to a tiny, quick run (set by the tests).
 FAST_ENV = "DIGITLAB_FAST"
+#: Environment variable naming UCI's ``pendigits-orig.tra`` (real pen digits); overrides ``data/``.
+PEN_ENV = "DIGITLAB_PEN"
+
+#: Classes the models tell apart: the digits 0-9.
+NUM_CLASSES: int = 10
+#: Side of an MNIST image in pixels (images are square).
+IMAGE_SIZE: int = 28
+#: Shape of one model input: height, width and one grey channel.
+INPUT_SHAPE: tuple[int, int, int] = (IMAGE_SIZE, IMAGE_SIZE, 1)
 
 
 def fast_mode() -> bool:

@@ -1,4 +1,4 @@
-"""Atomic file writes: a file appears complete under its name, or not at all.
+"""Atomic file writes (a file appears complete under its name, or not at all) and JSON files.
 
 Downloads, models, cards and histories are written to a temporary file in the destination
 folder and renamed into place, so an interrupted write never replaces a good file with half
@@ -7,10 +7,13 @@ of a new one.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
+
+__all__ = ["atomic_path", "write_json_atomic", "read_json"]
 
 
 @contextlib.contextmanager
@@ -31,3 +34,17 @@ def atomic_path(dest: str | os.PathLike, *, suffix: str = ".tmp") -> Iterator[Pa
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
+    """Return ``path`` after writing ``obj`` as indented JSON there via a temp file and rename."""
+    text = json.dumps(obj, indent=2) + "\n"  # serialise first: a bad object must not touch the file
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def read_json(path: str | os.PathLike) -> dict:
+    """Return the JSON object stored at ``path``, or an empty dict if there is no such file."""
+    path = Path(path)
+    return json.loads(path.read_text()) if path.exists() else {}

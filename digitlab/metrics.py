@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-NUM_CLASSES = 10
+from digitlab.config import NUM_CLASSES
+
+__all__ = ["confusion_matrix", "per_class_scores", "report", "calibration_bins"]
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:

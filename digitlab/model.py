@@ -1,18 +1,18 @@
-"""Build, save and load the CNNs, with a JSON model card beside each saved model.
+"""Build, save and load the CNNs, with a JSON model card and history beside each saved model.
 
-``build_cnn`` is digitlab's recipe; ``build_reference_cnn`` is Keras's "Simple MNIST
-convnet", kept so benchmarks can compare against what users would otherwise copy.
-Both take (N, 28, 28, 1) float32 in [0, 1] and output softmax probabilities.
+``build_cnn`` is digitlab's architecture; ``build_reference_cnn`` is Keras's "Simple MNIST
+convnet", kept so benchmarks can compare against what users would otherwise copy. Both
+return uncompiled models (``digitlab.train.compile_for`` compiles them for their recipe),
+take (N, 28, 28, 1) float32 in [0, 1] and output softmax probabilities.
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any
 
-from digitlab.files import atomic_path
 from digitlab.backend import tensorflow as _load_tensorflow
+from digitlab.config import INPUT_SHAPE, NUM_CLASSES
+from digitlab.files import atomic_path, read_json, write_json_atomic
 
 _load_tensorflow()  # before keras, so TensorFlow's native start-up lines stay silent
 
@@ -20,27 +20,22 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
 
-INPUT_SHAPE = (28, 28, 1)
-NUM_CLASSES = 10
+__all__ = [
+    "ModelFileError", "build_cnn", "build_reference_cnn", "predict_proba", "card_path", "history_path",
+    "save_model", "load_model", "read_card", "read_history",
+]
 
 
 class ModelFileError(ValueError):
     """A model file is missing, corrupt or not a Keras model; the message names the file."""
 
 
-def build_cnn(
-    *,
-    widths: tuple[int, int, int] = (32, 64, 128),
-    dropout: float = 0.3,
-    learning_rate: float = 2e-3,
-    weight_decay: float = 1e-4,
-    label_smoothing: float = 0.1,
-) -> keras.Model:
-    """Return digitlab's compiled CNN: three batch-normalised conv blocks, global pooling, softmax.
+def build_cnn(*, widths: tuple[int, int, int] = (32, 64, 128), dropout: float = 0.3) -> keras.Model:
+    """Return digitlab's uncompiled CNN: three batch-normalised conv blocks, global pooling, softmax.
 
     Each block is conv-BN-ReLU twice (the second strided in the first two blocks in place of
-    pooling). Compiled with AdamW and label smoothing; ``digitlab.train`` adds the warm-up and
-    cosine learning-rate schedule. Labels are one-hot (label smoothing needs them).
+    pooling); ``widths`` are the blocks' channels, ``dropout`` the rate before the classifier
+    (a third of it as spatial dropout after each block).
     """
     inputs = keras.Input(INPUT_SHAPE, name="image")
     x = inputs
@@ -51,13 +46,7 @@ def build_cnn(
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dropout(dropout, name="drop")(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
-    model = keras.Model(inputs, outputs, name="digitlab_cnn")
-    model.compile(
-        optimizer=keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
-        metrics=["accuracy"],
-    )
-    return model
+    return keras.Model(inputs, outputs, name="digitlab_cnn")
 
 
 def _conv_bn(x, filters: int, *, kernel: int, strides: int = 1, name: str):
@@ -67,8 +56,8 @@ def _conv_bn(x, filters: int, *, kernel: int, strides: int = 1, name: str):
 
 
 def build_reference_cnn() -> keras.Model:
-    """Return Keras's "Simple MNIST convnet" (conv32-pool-conv64-pool-dropout 0.5-dense), compiled with Adam."""
-    model = keras.Sequential(
+    """Return Keras's "Simple MNIST convnet" (conv32-pool-conv64-pool-dropout 0.5-dense), uncompiled."""
+    return keras.Sequential(
         [
             keras.Input(INPUT_SHAPE),
             layers.Conv2D(32, 3, activation="relu"),
@@ -81,8 +70,6 @@ def build_reference_cnn() -> keras.Model:
         ],
         name="reference_cnn",
     )
-    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-    return model
 
 
 def predict_proba(model: keras.Model, x: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
@@ -133,44 +120,9 @@ def load_model(path: str | os.PathLike) -> keras.Model:
 
 def read_card(model_path: str | os.PathLike) -> dict:
     """Return the model card beside ``model_path``, or an empty dict if there is none."""
-    p = card_path(model_path)
-    return json.loads(p.read_text()) if p.exists() else {}
+    return read_json(card_path(model_path))
 
 
-def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
-    """Return ``path`` after writing ``obj`` as indented JSON there via a temp file and rename."""
-    text = json.dumps(obj, indent=2) + "\n"  # serialise first: a bad object must not touch the file
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-    return Path(path)
-
-
-def first_layer_filters(model: keras.Model) -> np.ndarray:
-    """Return the kernel of the model's first Conv2D layer as (height, width, in_channels, filters)."""
-    return keras.ops.convert_to_numpy(_first_conv(model).kernel)
-
-
-def feature_maps(model: keras.Model, image: np.ndarray, layer_name: str | None = None) -> np.ndarray:
-    """Return the activations (height, width, channels) of one layer for one MNIST-format image (28, 28).
-
-    ``layer_name`` defaults to the first Conv2D layer; ValueError names the layers if it is unknown.
-    """
-    from digitlab import preprocess  # numpy only; imported here to keep this addition self-contained
-
-    x = preprocess.to_model_input(image)
-    if len(x) != 1:
-        raise ValueError(f"feature_maps takes one image (28, 28), got {len(x)} images")
-    names = [layer.name for layer in model.layers]
-    if layer_name is not None and layer_name not in names:
-        raise ValueError(f"model {model.name!r} has no layer {layer_name!r}; its layers are {names}")
-    layer = model.get_layer(layer_name) if layer_name else _first_conv(model)
-    probe = keras.Model(model.input, layer.output)
-    return keras.ops.convert_to_numpy(probe(x, training=False))[0]
-
-
-def _first_conv(model: keras.Model) -> layers.Conv2D:
-    """Return the first Conv2D layer of ``model``; ValueError if it has none."""
-    conv = next((layer for layer in model.layers if isinstance(layer, layers.Conv2D)), None)
-    if conv is None:
-        raise ValueError(f"model {model.name!r} has no Conv2D layer")
-    return conv
+def read_history(model_path: str | os.PathLike) -> dict[str, list[float]]:
+    """Return the training history beside ``model_path`` (metric name -> value per epoch), or an empty dict."""
+    return read_json(history_path(model_path))

@@ -15,9 +15,15 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-#: Side of the box MNIST fits each digit into, and of the field it is centred in.
+from digitlab.config import IMAGE_SIZE
+
+__all__ = [
+    "BOX", "INK_THRESHOLD", "MIN_CONTRAST", "MnistSteps", "to_mnist", "mnist_steps", "ink_map", "ink_bbox",
+    "fit_to_box", "to_unit", "to_model_input",
+]
+
+#: Side of the box MNIST fits each digit into (the field it is centred in is ``config.IMAGE_SIZE``).
 BOX = 20
-FIELD = 28
 #: Ink below this fraction of the strongest ink is ignored when finding the bounding box.
 INK_THRESHOLD = 0.2
 #: An image whose ink contrast is below this is taken as blank.
@@ -52,12 +58,12 @@ def mnist_steps(image) -> MnistSteps:
     top, bottom, left, right = bbox
     cropped = ink[top:bottom, left:right]
     fitted = fit_to_box(cropped, BOX)
-    placed = np.zeros((FIELD, FIELD), dtype=np.float32)
+    placed = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
     h, w = fitted.shape
-    oy, ox = (FIELD - h) // 2, (FIELD - w) // 2
+    oy, ox = (IMAGE_SIZE - h) // 2, (IMAGE_SIZE - w) // 2
     placed[oy:oy + h, ox:ox + w] = fitted
     cy, cx = ndimage.center_of_mass(placed)
-    centre = FIELD / 2  # MNIST digits have their mean centre of mass at (14, 14)
+    centre = IMAGE_SIZE / 2  # MNIST digits have their mean centre of mass at (14, 14)
     result = ndimage.shift(placed, (centre - cy, centre - cx), order=1, mode="constant", cval=0.0)
     result = np.clip(result / max(float(result.max()), 1e-6), 0.0, 1.0).astype(np.float32)  # MNIST ink peaks at 1
     return MnistSteps(ink, bbox, cropped, fitted, (float(cy), float(cx)), result)
@@ -113,34 +119,61 @@ def _as_float_array(image) -> np.ndarray:
         has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
         image = image.convert("RGBA" if has_alpha else "L")
     arr = np.asarray(image)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise TypeError(f"image must be a numeric array or PIL image, got dtype {arr.dtype}")
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]
     if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4))):
         raise ValueError(f"image must have shape (H, W), (H, W, 3) or (H, W, 4), got {arr.shape}")
     if min(arr.shape[:2]) < 2:
         raise ValueError(f"image is too small: {arr.shape[:2]}")
+    return to_unit(arr)
+
+
+def to_unit(x) -> np.ndarray:
+    """Return ``x`` as a float32 array in [0, 1], scaled according to its dtype, not its values.
+
+    - ``uint8``: divided by 255, always (an image whose brightest pixel is 1 stays nearly black);
+    - other integer dtypes: divided by 255 when every value fits in 0-255, else by 65535
+      (16-bit images); values outside 0-65535 raise ValueError;
+    - ``bool``: 0 and 1;
+    - floats: taken as already in [0, 1] (clipped to it); values further than ``1e-3`` outside,
+      such as a float image still in 0-255, raise ValueError, as do NaN and infinity.
+
+    Raises TypeError for anything that is not a real numeric or bool array.
+    """
+    arr = np.asarray(x)
     if arr.dtype == bool:
         return arr.astype(np.float32)
     if np.issubdtype(arr.dtype, np.integer):
-        return arr.astype(np.float32) / float(np.iinfo(arr.dtype).max if arr.max() > 255 else 255)
+        return arr.astype(np.float32) / _integer_scale(arr)
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise TypeError(f"image must be a numeric array (integer, float or bool), got dtype {arr.dtype}")
     arr = arr.astype(np.float32)
     if not np.isfinite(arr).all():
         raise ValueError("image contains NaN or infinite values")
-    return arr / 255.0 if arr.max() > 1.0 else arr
+    low, high = float(arr.min(initial=0.0)), float(arr.max(initial=0.0))
+    if low < -1e-3 or high > 1.0 + 1e-3:
+        raise ValueError(f"float images must hold values in [0, 1], got {low:g} to {high:g}: "
+                         "divide 0-255 values by 255 first, or pass them as uint8")
+    return np.clip(arr, 0.0, 1.0)
+
+
+def _integer_scale(arr: np.ndarray) -> float:
+    """Return what integer pixels are divided by: 255 for 8-bit values (always for uint8), 65535 for 16-bit."""
+    if arr.dtype == np.uint8 or arr.size == 0:
+        return 255.0
+    low, high = int(arr.min()), int(arr.max())
+    if low < 0 or high > 65535:
+        raise ValueError(f"integer images must hold values in 0-255 (8-bit) or 0-65535 (16-bit), got {low} to {high}")
+    return 255.0 if high <= 255 else 65535.0
 
 
 def to_model_input(x: np.ndarray) -> np.ndarray:
-    """Return MNIST-format images (N, 28, 28), uint8 or float, as float32 (N, 28, 28, 1) in [0, 1]."""
+    """Return MNIST-format images (N, 28, 28), uint8 or float in [0, 1], as float32 (N, 28, 28, 1) in [0, 1]."""
     x = np.asarray(x)
     if x.ndim == 2:
         x = x[None]
     if x.ndim == 4 and x.shape[-1] == 1:
         x = x[..., 0]
-    if x.ndim != 3 or x.shape[1:] != (FIELD, FIELD):
-        raise ValueError(f"expected MNIST-format images of shape (N, 28, 28), got {x.shape}")
-    x = x.astype(np.float32)
-    if x.max(initial=0.0) > 1.0:
-        x /= 255.0
-    return x[..., None]
+    if x.ndim != 3 or x.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise ValueError(f"expected MNIST-format images of shape (N, {IMAGE_SIZE}, {IMAGE_SIZE}), got {x.shape}")
+    return to_unit(x)[..., None]

@@ -37,7 +37,13 @@ from PIL import Image
 from scipy import ndimage
 
 from digitlab import config, preprocess, strokes
+from digitlab.config import IMAGE_SIZE, NUM_CLASSES
 
+__all__ = [
+    "KINDS", "CANVAS", "MARGIN", "DrawingSet", "build_drawing_set", "redraw", "pen_image", "disc", "thicken", "thin",
+    "slant", "rotate", "trim", "place", "render_photo", "draw_strokes", "to_uint8", "prepare", "resize_canvas",
+    "accuracy_by_kind",
+]
 #: Every kind of drawing the set holds, in the order they are built.
 KINDS: tuple[str, ...] = ("canvas", "thick", "thin", "shift", "scale", "slant", "rotate", "photo", "strokes")
 #: Side of the square canvas the drawings are rendered on (the drawing pad's size).
@@ -88,7 +94,7 @@ def build_drawing_set(
     for kind in (progress or (lambda it: it))(list(kinds)):
         for _ in range(per_kind):
             if kind == "strokes":
-                label = int(rng.integers(10))
+                label = int(rng.integers(NUM_CLASSES))
                 images.append(draw_strokes(label, rng, canvas))
                 source.append(-1)
             else:
@@ -126,10 +132,11 @@ def redraw(digit: np.ndarray, kind: str, rng: np.random.Generator, canvas: int =
 def pen_image(digit: np.ndarray, size: float) -> np.ndarray:
     """Return the digit's ink cropped and upsampled so its longer side is ``size`` pixels, float in [0, 1].
 
+    ``digit`` is an MNIST image, uint8 or float in [0, 1] (see ``preprocess.to_unit``).
     Bicubic upsampling of 28x28 pixels gives soft blurry strokes; a contrast curve (ink below
     35% dropped, above 65% full) turns them into the hard-edged strokes of a canvas pen.
     """
-    ink = np.asarray(digit, np.float32) / (255.0 if np.asarray(digit).max() > 1 else 1.0)
+    ink = preprocess.to_unit(digit)
     top, bottom, left, right = preprocess.ink_bbox(ink)
     crop = ink[top:bottom, left:right]
     scale = size / max(crop.shape)
@@ -247,8 +254,8 @@ def resize_canvas(images: np.ndarray) -> np.ndarray:
     This is what many MNIST demos do with a drawing: shrink the canvas to 28x28 as it is,
     with no cropping, centring or polarity check.
     """
-    small = [np.asarray(Image.fromarray(im).resize((28, 28), Image.Resampling.BICUBIC)) for im in images]
-    return np.stack(small).astype(np.float32) / 255.0
+    small = [np.asarray(Image.fromarray(im).resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BICUBIC)) for im in images]
+    return preprocess.to_unit(np.stack(small))
 
 
 def accuracy_by_kind(labels: np.ndarray, probabilities: np.ndarray, kinds: np.ndarray) -> dict[str, float]:

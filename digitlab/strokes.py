@@ -19,6 +19,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+__all__ = ["Point", "Stroke", "TEMPLATE_STEP", "DIGIT_STROKES", "rasterize", "scale_strokes", "jitter_strokes"]
+
 Point = tuple[float, float]
 Stroke = list[Point]
 

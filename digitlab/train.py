@@ -1,19 +1,19 @@
 """Train a CNN on MNIST: augmentation, learning-rate schedule, resumable checkpoints, model card.
 
 ``train`` is what the CLI and notebook 02 call. It splits validation data off the training
-set (the test set is only used for the final accuracy), saves the model, its history and its
+set (the test set is only used for the final accuracy), compiles the model for its recipe
+(``compile_for``, the one place models are compiled), saves the model, its history and its
 card atomically, and resumes from its last epoch if a previous run with the same output was
 interrupted.
 """
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import platform
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -26,9 +26,33 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from digitlab import config, data, metrics, model as model_lib, preprocess  # noqa: E402
+from digitlab.config import IMAGE_SIZE, NUM_CLASSES  # noqa: E402
+from digitlab.files import read_json, write_json_atomic  # noqa: E402
 
-#: Augmentation ranges for drawings: rotation (degrees), scale, shear, shift (pixels).
-AUGMENT = {"rotation": 12.0, "scale": (0.85, 1.12), "shear": 0.25, "shift": 2.5, "pen": 0.5}
+__all__ = [
+    "RECIPES", "Augmentation", "TrainResult", "Split", "augment_batch", "make_dataset", "cosine_schedule",
+    "compile_for", "prepare_data", "make_callbacks", "fit", "save_outputs", "train", "model_or_stand_in",
+    "checkpoint_dir", "make_card",
+]
+
+#: The training recipes: digitlab's, and Keras's "Simple MNIST convnet" as published.
+RECIPES = ("digitlab", "reference")
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Ranges of the random changes ``augment_batch`` makes to each training image (each drawn uniformly)."""
+
+    rotation: float = 12.0
+    """Largest rotation either way, in degrees."""
+    scale: tuple[float, float] = (0.85, 1.12)
+    """Smallest and largest zoom factor."""
+    shear: float = 0.25
+    """Largest shear either way: a point moves sideways by ``shear`` times its height."""
+    shift: float = 2.5
+    """Largest shift either way along each axis, in pixels."""
+    pen: float = 0.5
+    """Share of images whose pen is changed: half of them thickened, half thinned."""
 
 
 @dataclass
@@ -42,24 +66,37 @@ class TrainResult:
     test_probabilities: np.ndarray | None = field(default=None, repr=False)
 
 
-def augment_batch(images: tf.Tensor, *, seed: int | None = None, ranges: dict = AUGMENT) -> tf.Tensor:
+@dataclass(frozen=True)
+class Split:
+    """The data of one training: the file it came from and its training, validation and test arrays."""
+
+    source: Path
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def augment_batch(images: tf.Tensor, *, seed: int | None = None, ranges: Augmentation = Augmentation()) -> tf.Tensor:
     """Return a randomly transformed copy of a batch (B, 28, 28, 1): affine warp and pen width.
 
     One affine transform per image (rotation, scale, shear, shift) stands in for the ways
-    people draw; a 2x2 max or min filter thickens or thins the pen of a random half of them.
+    people draw; a 2x2 max or min filter thickens or thins the pen of a random share of them.
     """
     b = tf.shape(images)[0]
     rnd = tf.random.uniform((b, 6), seed=seed)
-    angle = (rnd[:, 0] * 2 - 1) * ranges["rotation"] * math.pi / 180
-    scale = ranges["scale"][0] + rnd[:, 1] * (ranges["scale"][1] - ranges["scale"][0])
-    shear = (rnd[:, 2] * 2 - 1) * ranges["shear"]
-    tx, ty = [(r * 2 - 1) * ranges["shift"] for r in (rnd[:, 3], rnd[:, 4])]
+    angle = (rnd[:, 0] * 2 - 1) * ranges.rotation * math.pi / 180
+    scale = ranges.scale[0] + rnd[:, 1] * (ranges.scale[1] - ranges.scale[0])
+    shear = (rnd[:, 2] * 2 - 1) * ranges.shear
+    tx, ty = [(r * 2 - 1) * ranges.shift for r in (rnd[:, 3], rnd[:, 4])]
     # forward map A = s * R(angle) @ [[1, shear], [0, 1]]; the warp needs its inverse
     cos, sin = tf.cos(angle), tf.sin(angle)
     a00, a01, a10, a11 = scale * cos, scale * (cos * shear - sin), scale * sin, scale * (sin * shear + cos)
     det = a00 * a11 - a01 * a10
     m00, m01, m10, m11 = a11 / det, -a01 / det, -a10 / det, a00 / det
-    c = 13.5
+    c = (IMAGE_SIZE - 1) / 2  # the centre of the pixel grid
     ox = c - (m00 * (c + tx) + m01 * (c + ty))
     oy = c - (m10 * (c + tx) + m11 * (c + ty))
     zeros = tf.zeros_like(angle)
@@ -68,21 +105,22 @@ def augment_batch(images: tf.Tensor, *, seed: int | None = None, ranges: dict = 
     thick = tf.nn.max_pool2d(warped, 2, 1, "SAME")
     thin = -tf.nn.max_pool2d(-warped, 2, 1, "SAME")
     pen = rnd[:, 5][:, None, None, None]
-    p = ranges["pen"] / 2
+    p = ranges.pen / 2
     out = tf.where(pen < p, thick, tf.where(pen > 1 - p, thin, warped))
     return tf.clip_by_value(out, 0.0, 1.0)
 
 
 def make_dataset(
-    x: np.ndarray, y: np.ndarray, *, batch_size: int, augment: bool = False, shuffle: bool = False, seed: int = config.SEED
+    x: np.ndarray, y: np.ndarray, *, batch_size: int, shuffle: bool = False, seed: int = config.SEED,
+    augmentation: Augmentation | None = None,
 ) -> tf.data.Dataset:
-    """Return a batched tf.data pipeline of model-ready images and one-hot labels."""
-    ds = tf.data.Dataset.from_tensor_slices((preprocess.to_model_input(x), keras.utils.to_categorical(y, 10)))
+    """Return a batched tf.data pipeline of model-ready images and one-hot labels, augmented if ranges are given."""
+    ds = tf.data.Dataset.from_tensor_slices((preprocess.to_model_input(x), keras.utils.to_categorical(y, NUM_CLASSES)))
     if shuffle:
         ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
-    if augment:
-        ds = ds.map(lambda a, b: (augment_batch(a), b), num_parallel_calls=tf.data.AUTOTUNE)
+    if augmentation is not None:
+        ds = ds.map(lambda a, b: (augment_batch(a, ranges=augmentation), b), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -96,6 +134,27 @@ def cosine_schedule(base_lr: float, epochs: int, warmup: int = 1) -> Callable[[i
         return base_lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
 
     return lr
+
+
+def compile_for(
+    model: keras.Model, recipe: str, *, learning_rate: float, weight_decay: float, label_smoothing: float
+) -> keras.Model:
+    """Return ``model`` compiled for ``recipe`` (one-hot labels, accuracy reported).
+
+    ``"digitlab"``: AdamW with ``learning_rate`` and ``weight_decay``, cross-entropy with
+    ``label_smoothing`` (``train`` adds the warm-up and cosine schedule). ``"reference"``:
+    Keras's published recipe, Adam at its default rate and plain cross-entropy; the three
+    hyperparameters do not apply to it.
+    """
+    if recipe == "digitlab":
+        optimizer = keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay)
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
+    elif recipe == "reference":
+        optimizer, loss = keras.optimizers.Adam(), keras.losses.CategoricalCrossentropy()
+    else:
+        _check_recipe(recipe)
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+    return model
 
 
 class _EpochHook(keras.callbacks.Callback):
@@ -112,7 +171,7 @@ class _EpochHook(keras.callbacks.Callback):
         for k, v in (logs or {}).items():
             self.history.setdefault(k, []).append(float(v))
         if self.backup is not None:
-            model_lib.write_json_atomic(self.backup, self.history)
+            write_json_atomic(self.backup, self.history)
         self.fn(self.history)
 
 
@@ -127,60 +186,124 @@ def train(
     val_fraction: float = 0.1,
     seed: int = config.SEED,
     augment: bool | None = None,
+    augmentation: Augmentation | None = None,
+    learning_rate: float = 2e-3,
+    weight_decay: float = 1e-4,
+    label_smoothing: float = 0.1,
+    widths: tuple[int, int, int] = (32, 64, 128),
+    dropout: float = 0.3,
     on_epoch_end: Callable[[dict], None] | None = None,
     verbose: int = 1,
-    model_kwargs: dict | None = None,
 ) -> TrainResult:
     """Return a trained model with its history and card, saved to ``out`` (if given) atomically.
 
-    ``recipe`` is ``"digitlab"`` (``build_cnn``, augmentation, warm-up + cosine schedule) or
-    ``"reference"`` (Keras's simple convnet with Adam, no augmentation). ``fraction`` trains on
-    a seeded subset for quick runs. An interrupted run with the same ``out`` resumes from its
-    last finished epoch; the model previously at ``out`` stays untouched until the new one is
-    complete.
+    ``recipe`` is ``"digitlab"`` (``build_cnn`` with ``widths`` and ``dropout``, augmentation,
+    AdamW with ``learning_rate``, ``weight_decay`` and ``label_smoothing``, warm-up + cosine
+    schedule) or ``"reference"`` (Keras's simple convnet with Adam, no augmentation; the five
+    hyperparameters do not apply). ``augment`` None follows the recipe; ``augmentation`` sets
+    the ranges (None: ``Augmentation()``). ``fraction`` trains on a seeded subset for quick runs.
+    An interrupted run with the same ``out`` resumes from its last finished epoch; the model
+    previously at ``out`` stays untouched until the new one is complete.
     """
-    if recipe not in ("digitlab", "reference"):
-        raise ValueError(f"recipe must be 'digitlab' or 'reference', got {recipe!r}")
+    _check_arguments(recipe, epochs, batch_size)
+    ranges = _augmentation_for(recipe, augment, augmentation)
+    keras.utils.set_random_seed(seed)
+    split = prepare_data(data_path, fraction=fraction, val_fraction=val_fraction, seed=seed)
+    model = model_lib.build_reference_cnn() if recipe == "reference" else model_lib.build_cnn(widths=widths, dropout=dropout)
+    compile_for(model, recipe, learning_rate=learning_rate, weight_decay=weight_decay, label_smoothing=label_smoothing)
+    history: dict[str, list[float]] = read_json(_history_backup(out)) if out is not None else {}
+    callbacks = make_callbacks(recipe, epochs=epochs, learning_rate=learning_rate, out=out, history=history,
+                               on_epoch_end=on_epoch_end)
+    wall = fit(model, split, epochs=epochs, batch_size=batch_size, seed=seed, augmentation=ranges,
+               callbacks=callbacks, verbose=verbose)
+    probs = model_lib.predict_proba(model, preprocess.to_model_input(split.x_test))
+    params = dict(epochs=epochs, batch_size=batch_size, fraction=fraction, val_fraction=val_fraction, seed=seed,
+                  augment=ranges is not None, augment_ranges=asdict(ranges) if ranges is not None else None)
+    if recipe == "digitlab":
+        params.update(learning_rate=learning_rate, weight_decay=weight_decay, label_smoothing=label_smoothing,
+                      widths=widths, dropout=dropout)
+    card = make_card(model, recipe=recipe, split=split, test_report=metrics.report(split.y_test, probs),
+                     wall_time=wall, params=params)
+    path = save_outputs(model, out, card=card, history=history) if out is not None else None
+    return TrainResult(model, history, card, path, probs)
+
+
+def _check_recipe(recipe: str) -> None:
+    """Raise ValueError naming the recipes if ``recipe`` is not one of them."""
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe must be one of {', '.join(map(repr, RECIPES))}, got {recipe!r}")
+
+
+def _check_arguments(recipe: str, epochs: int, batch_size: int) -> None:
+    """Raise ValueError naming the problem if the recipe is unknown or epochs or batch size not positive."""
+    _check_recipe(recipe)
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be positive, got {epochs} and {batch_size}")
-    keras.utils.set_random_seed(seed)
+
+
+def _augmentation_for(recipe: str, augment: bool | None, augmentation: Augmentation | None) -> Augmentation | None:
+    """Return the ranges to augment with, or None for no augmentation (``augment`` None: digitlab's recipe only).
+
+    Ranges given while augmentation is off raise ValueError rather than being ignored.
+    """
+    augment = recipe == "digitlab" if augment is None else augment
+    if not augment and augmentation is not None:
+        raise ValueError(f"augmentation ranges were given but the {recipe} recipe is run without augmentation; "
+                         "pass augment=True to use them")
+    if not augment:
+        return None
+    return augmentation if augmentation is not None else Augmentation()
+
+
+def prepare_data(data_path: str | Path | None, *, fraction: float, val_fraction: float, seed: int) -> Split:
+    """Return MNIST found as ``data.find_mnist`` does, a seeded ``fraction`` of its training images split into training and validation."""
     source = data.find_mnist(data_path)
     (x_all, y_all), (x_test, y_test) = data.load_mnist(source)
     x_all, y_all = data.subset(x_all, y_all, fraction, seed=seed)
-    (x_tr, y_tr), (x_val, y_val) = data.train_val_split(x_all, y_all, val_fraction=val_fraction, seed=seed)
-    augment = recipe == "digitlab" if augment is None else augment
-    kwargs = dict(model_kwargs or {})
-    model = model_lib.build_cnn(**kwargs) if recipe == "digitlab" else model_lib.build_reference_cnn()
+    (x_train, y_train), (x_val, y_val) = data.train_val_split(x_all, y_all, val_fraction=val_fraction, seed=seed)
+    return Split(source, x_train, y_train, x_val, y_val, x_test, y_test)
 
-    backup = checkpoint_dir(out) / "history.json" if out is not None else None
-    history: dict[str, list[float]] = json.loads(backup.read_text()) if backup and backup.exists() else {}
-    callbacks: list[keras.callbacks.Callback] = [_EpochHook(on_epoch_end or (lambda h: None), history, backup)]
-    if recipe == "digitlab":
-        base_lr = float(kwargs.get("learning_rate", 2e-3))
-        callbacks.insert(0, keras.callbacks.LearningRateScheduler(cosine_schedule(base_lr, epochs)))
+
+def make_callbacks(
+    recipe: str, *, epochs: int, learning_rate: float, out: str | Path | None, history: dict[str, list[float]],
+    on_epoch_end: Callable[[dict], None] | None,
+) -> list[keras.callbacks.Callback]:
+    """Return the training callbacks: resume state (with ``out``), digitlab's schedule, and the history hook.
+
+    The hook appends each epoch's logs to ``history`` (a resumed run's earlier epochs already
+    in it), copies it beside the resume state and calls ``on_epoch_end(history)``.
+    """
+    callbacks: list[keras.callbacks.Callback] = []
     if out is not None:
-        callbacks.insert(0, keras.callbacks.BackupAndRestore(str(checkpoint_dir(out)), delete_checkpoint=True))
+        callbacks.append(keras.callbacks.BackupAndRestore(str(checkpoint_dir(out)), delete_checkpoint=True))
+    if recipe == "digitlab":
+        callbacks.append(keras.callbacks.LearningRateScheduler(cosine_schedule(learning_rate, epochs)))
+    backup = _history_backup(out) if out is not None else None
+    callbacks.append(_EpochHook(on_epoch_end or (lambda h: None), history, backup))
+    return callbacks
 
-    train_ds = make_dataset(x_tr, y_tr, batch_size=batch_size, augment=augment, shuffle=True, seed=seed)
-    val_ds = make_dataset(x_val, y_val, batch_size=1024)
+
+def fit(
+    model: keras.Model, split: Split, *, epochs: int, batch_size: int, seed: int,
+    augmentation: Augmentation | None, callbacks: list[keras.callbacks.Callback], verbose: int,
+) -> float:
+    """Return the seconds ``model.fit`` took to train ``model`` on ``split`` (validated on its validation part)."""
+    train_ds = make_dataset(split.x_train, split.y_train, batch_size=batch_size, shuffle=True, seed=seed,
+                            augmentation=augmentation)
+    val_ds = make_dataset(split.x_val, split.y_val, batch_size=1024)
     start = time.perf_counter()
     model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose, shuffle=False)
-    wall = time.perf_counter() - start
+    return time.perf_counter() - start
 
-    probs = model_lib.predict_proba(model, preprocess.to_model_input(x_test))
-    card = make_card(
-        model, recipe=recipe, source=source, counts=(len(y_tr), len(y_val), len(y_test)),
-        train_labels=y_tr, test_report=metrics.report(y_test, probs), wall_time=wall,
-        params=dict(epochs=epochs, batch_size=batch_size, fraction=fraction, val_fraction=val_fraction,
-                    seed=seed, augment=augment, augment_ranges=AUGMENT if augment else None, **kwargs),
-    )
-    path = None
-    if out is not None:
-        path = model_lib.save_model(model, out, card)
-        model_lib.write_json_atomic(model_lib.history_path(path), history)
-        backup.unlink(missing_ok=True)
-        _remove_empty_dirs(backup.parent, stop=Path(out).parent)
-    return TrainResult(model, history, card, path, probs)
+
+def save_outputs(model: keras.Model, out: str | Path, *, card: dict, history: dict[str, list[float]]) -> Path:
+    """Return ``out`` after saving the model, its card and its history there atomically and removing the resume state."""
+    path = model_lib.save_model(model, out, card)
+    write_json_atomic(model_lib.history_path(path), history)
+    backup = _history_backup(out)
+    backup.unlink(missing_ok=True)
+    _remove_empty_dirs(backup.parent, stop=Path(out).parent)
+    return path
 
 
 def model_or_stand_in(path: str | Path, *, epochs: int = 3, fraction: float = 0.2) -> Path:
@@ -203,6 +326,11 @@ def checkpoint_dir(out: str | Path) -> Path:
     return out.parent / "checkpoints" / out.stem
 
 
+def _history_backup(out: str | Path) -> Path:
+    """Return where a training towards ``out`` keeps its history until the model is saved."""
+    return checkpoint_dir(out) / "history.json"
+
+
 def _remove_empty_dirs(folder: Path, *, stop: Path) -> None:
     """Remove ``folder`` and its empty parents up to (not including) ``stop``."""
     while folder != stop and stop in folder.parents:
@@ -213,25 +341,21 @@ def _remove_empty_dirs(folder: Path, *, stop: Path) -> None:
         folder = folder.parent
 
 
-def make_card(
-    model: keras.Model, *, recipe: str, source: Path, counts: tuple[int, int, int], train_labels: np.ndarray,
-    test_report: dict, wall_time: float, params: dict,
-) -> dict:
+def make_card(model: keras.Model, *, recipe: str, split: Split, test_report: dict, wall_time: float, params: dict) -> dict:
     """Return the model card: what the model saw, how it was trained and how it scores on the test set."""
-    n_train, n_val, n_test = counts
     return {
         "model": model.name,
         "recipe": recipe,
         "test_accuracy": test_report["accuracy"],
         "test_errors": test_report["errors"],
-        "test_images": n_test,
+        "test_images": len(split.y_test),
         "per_class_recall": test_report["recall"],
         "training_data": {
-            "source_file": source.name,
-            "sha256": data.sha256(source),
-            "train_images": n_train,
-            "validation_images": n_val,
-            "train_label_counts": np.bincount(train_labels, minlength=10).tolist(),
+            "source_file": split.source.name,
+            "sha256": data.sha256(split.source),
+            "train_images": len(split.y_train),
+            "validation_images": len(split.y_val),
+            "train_label_counts": np.bincount(split.y_train, minlength=NUM_CLASSES).tolist(),
             "note": "validation images are split off the training set; the test set is used only for test_accuracy",
         },
         "parameters": params,

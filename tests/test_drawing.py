@@ -1,12 +1,14 @@
 """Tests for digitlab.drawing: the pad draws, predicts and shows the result through its handlers."""
 import io
+import re
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from digitlab import preprocess
 from digitlab.drawing import DrawingPad, prediction_html, probability_bars_html
-from digitlab.predict import Predictor
+from digitlab.predict import Predictor, Reading
 from digitlab.strokes import DIGIT_STROKES, jitter_strokes, rasterize, scale_strokes
 
 #: Every handwriting variant of every digit, drawn as written and by two jittered hands.
@@ -20,10 +22,9 @@ class FixedPredictor:
         self.probabilities = np.asarray(probabilities, dtype=np.float32)
         self.calls = 0
 
-    def predict_prepared(self, mnist_image):
-        assert mnist_image.shape == (28, 28)
+    def read(self, image):
         self.calls += 1
-        return self.probabilities
+        return Reading(preprocess.to_mnist(image), self.probabilities)
 
 
 def confident(digit=3, p=0.9):
@@ -146,19 +147,63 @@ def test_prediction_while_drawing_is_throttled():
     assert lazy.calls == 2  # the first move, then only when the stroke ends
 
 
-def test_errors_in_prediction_are_not_swallowed():
-    class Broken:
-        def predict_prepared(self, mnist_image):
-            raise RuntimeError("model exploded")
+class Broken:
+    """A predictor whose model fails on every drawing."""
 
+    def read(self, image):
+        raise RuntimeError("model exploded")
+
+
+def test_errors_in_prediction_are_not_swallowed():
     pad = DrawingPad(Broken())
     with pytest.raises(RuntimeError, match="model exploded"):
         pad.draw_strokes([[(100, 50), (100, 240)]])
+    assert pad.output.outputs == ()  # called directly, the error reaches the caller instead
+
+
+def shown_errors(pad: DrawingPad) -> list[str]:
+    """The text the pad's output area holds on stderr."""
+    return [o["text"] for o in pad.output.outputs if o.get("name") == "stderr"]
+
+
+def test_an_error_in_a_canvas_event_shows_in_the_output_area():
+    pad = DrawingPad(Broken())
+    for event in ("mouse_down", "mouse_up"):  # the messages the browser sends for a click
+        pad.canvas._handle_custom_msg({"event": event, "x": 140.0, "y": 140.0}, [])
+    [text] = shown_errors(pad)
+    assert "Traceback" in text and "RuntimeError: model exploded" in text and "_on_mouse_up" in text
+
+
+def test_an_error_in_a_button_or_slider_event_shows_in_the_output_area():
+    pad = DrawingPad(Broken())
+    pad.strokes[:] = [[(100.0, 50.0), (100.0, 240.0)], [(60.0, 60.0), (220.0, 60.0)]]
+    pad.undo_button.click()
+    assert len(shown_errors(pad)) == 1 and "model exploded" in shown_errors(pad)[0]
+    pad.pen.value = 25
+    assert len(shown_errors(pad)) == 1, "the output area keeps the latest error, not one per event"
 
 
 def test_draw_strokes_rejects_an_empty_stroke():
     with pytest.raises(ValueError, match="empty stroke"):
         DrawingPad(confident()).draw_strokes([[]])
+
+
+def box_size(html: str) -> tuple[str, str]:
+    """The width and height set on the outer element of ``prediction_html``."""
+    style = re.match(r'<div class="digitlab-prediction" data-digit="\d?" style="([^"]*)"', html).group(1)
+    return re.search(r"(?:^|;)width:(\d+px)", style).group(1), re.search(r"(?:^|;)height:(\d+px)", style).group(1)
+
+
+def test_the_prediction_box_keeps_its_size_in_every_state():
+    unsure = np.array([0.02, 0.02, 0.02, 0.02, 0.45, 0.02, 0.02, 0.03, 0.02, 0.38])
+    states = [prediction_html(None), prediction_html(np.eye(10)[3]), prediction_html(unsure)]
+    assert "draw a digit" in states[0] and "100% sure" in states[1] and "not sure" in states[2]
+    assert {box_size(html) for html in states} == {box_size(states[0])}
+    pad = DrawingPad(confident())
+    sizes = {(pad.label.layout.width, pad.label.layout.height, pad.bars.layout.width, pad.bars.layout.height)}
+    pad.draw_strokes([[(100, 50), (100, 240)]])
+    sizes.add((pad.label.layout.width, pad.label.layout.height, pad.bars.layout.width, pad.bars.layout.height))
+    assert len(sizes) == 1 and None not in sizes.pop()
 
 
 def test_html_helpers():

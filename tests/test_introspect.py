@@ -1,4 +1,4 @@
-"""Tests for what the CNN sees: first-layer filters and feature maps of one image."""
+"""digitlab.introspect: what the CNN sees, first-layer filters and feature maps of one image."""
 from __future__ import annotations
 
 import keras
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from digitlab import model as model_lib
+from digitlab import introspect, model as model_lib
 
 
 @pytest.fixture(scope="module")
@@ -23,33 +23,33 @@ def digit() -> np.ndarray:
 
 
 def test_first_layer_filters_is_the_first_conv_kernel(small_cnn):
-    kernels = model_lib.first_layer_filters(small_cnn)
+    kernels = introspect.first_layer_filters(small_cnn)
     assert kernels.shape == (5, 5, 1, 4)
     np.testing.assert_array_equal(kernels, small_cnn.get_layer("block1a_conv").kernel.numpy())
 
 
 def test_feature_maps_of_first_conv_are_its_cross_correlation(small_cnn, digit):
-    maps = model_lib.feature_maps(small_cnn, digit)
+    maps = introspect.feature_maps(small_cnn, digit)
     assert maps.shape == (28, 28, 4)
-    kernel = model_lib.first_layer_filters(small_cnn)[:, :, 0, 2]
+    kernel = introspect.first_layer_filters(small_cnn)[:, :, 0, 2]
     expected = signal.correlate2d(digit / 255.0, kernel, mode="same")  # padding="same", no bias
     np.testing.assert_allclose(maps[:, :, 2], expected, atol=1e-5)
 
 
 def test_feature_maps_of_a_named_deeper_layer(small_cnn, digit):
-    maps = model_lib.feature_maps(small_cnn, digit, layer_name="block2a_relu")
+    maps = introspect.feature_maps(small_cnn, digit, layer_name="block2a_relu")
     assert maps.shape == (14, 14, 6)
     assert maps.min() >= 0  # after ReLU
 
 
 def test_feature_maps_refuse_unknown_layer_and_batches(small_cnn, digit):
     with pytest.raises(ValueError, match="no layer 'nope'.*block1a_conv"):
-        model_lib.feature_maps(small_cnn, digit, layer_name="nope")
+        introspect.feature_maps(small_cnn, digit, layer_name="nope")
     with pytest.raises(ValueError, match="one image"):
-        model_lib.feature_maps(small_cnn, np.stack([digit, digit]))
+        introspect.feature_maps(small_cnn, np.stack([digit, digit]))
 
 
 def test_model_without_conv_is_refused():
     dense = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)], name="mlp")
     with pytest.raises(ValueError, match="'mlp' has no Conv2D"):
-        model_lib.first_layer_filters(dense)
+        introspect.first_layer_filters(dense)

@@ -1,12 +1,11 @@
-"""digitlab.model: architectures, atomic save with card, clear errors on bad model files."""
+"""digitlab.model: architectures, atomic save with card, history beside it, clear errors on bad model files."""
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
 
 from digitlab import model as model_lib
+from digitlab.files import write_json_atomic
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +18,6 @@ def test_build_cnn_outputs_probabilities(cnn):
     probs = np.asarray(cnn(x, training=False))
     assert probs.shape == (4, 10)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
-    assert cnn.optimizer.__class__.__name__ == "AdamW"
     assert any(layer.__class__.__name__ == "BatchNormalization" for layer in cnn.layers)
 
 
@@ -30,6 +28,10 @@ def test_hyperparameters_are_keywords():
     assert small.count_params() < model_lib.build_cnn().count_params()
     with pytest.raises(TypeError):
         model_lib.build_cnn(0.3)
+
+
+def test_models_are_built_uncompiled(cnn):
+    assert not cnn.compiled and not model_lib.build_reference_cnn().compiled  # train.compile_for compiles
 
 
 def test_reference_cnn_is_the_keras_recipe():
@@ -85,13 +87,16 @@ def test_missing_and_corrupt_model_files_are_named(tmp_path):
         model_lib.load_model(other)
 
 
-def test_write_json_atomic(tmp_path):
-    path = model_lib.write_json_atomic(tmp_path / "sub" / "h.json", {"loss": [1.0, 0.5]})
-    assert json.loads(path.read_text()) == {"loss": [1.0, 0.5]}
-    with pytest.raises(TypeError):
-        model_lib.write_json_atomic(path, {"bad": object()})
-    assert json.loads(path.read_text()) == {"loss": [1.0, 0.5]}
-    assert [p.name for p in path.parent.iterdir()] == ["h.json"]
+def test_read_history_beside_the_model(tmp_path):
+    path = tmp_path / "m.keras"
+    assert model_lib.read_history(path) == {}
+    write_json_atomic(model_lib.history_path(path), {"loss": [1.0, 0.5]})
+    assert model_lib.read_history(path) == {"loss": [1.0, 0.5]}
+
+
+def test_shipped_model_has_its_history(shipped_model):
+    history = model_lib.read_history(shipped_model)
+    assert len(history["val_accuracy"]) == model_lib.read_card(shipped_model)["epochs"]
 
 
 def test_shipped_model_is_small_and_documented(shipped_model):

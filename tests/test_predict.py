@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlab import model as model_lib, predict
+from digitlab import model as model_lib, predict, preprocess
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +42,17 @@ def test_single_and_batch_agree(predictor, mnist):
     digit = mnist[1][0][7]
     np.testing.assert_allclose(predictor.predict_prepared(digit / 255.0),
                                predictor.predict_batch(digit[None])[0], atol=1e-5)
+
+
+def test_read_returns_what_the_model_saw_and_its_answer(predictor, mnist):
+    drawing = 255 - np.kron(mnist[1][0][0], np.ones((8, 8), np.uint8))  # dark ink on paper, 224x224
+    reading = predictor.read(drawing)
+    assert isinstance(reading, predict.Reading)
+    np.testing.assert_array_equal(reading.mnist_image, preprocess.to_mnist(drawing))
+    assert reading.mnist_image.shape == (28, 28) and reading.probabilities.shape == (10,)
+    assert reading.digit == int(np.argmax(reading.probabilities)) == mnist[1][1][0]
+    np.testing.assert_array_equal(predictor.predict(drawing), reading.probabilities)
+    np.testing.assert_allclose(predictor.predict_prepared(reading.mnist_image), reading.probabilities, atol=1e-6)
 
 
 def test_blank_drawing_says_no_ink(predictor):

@@ -127,6 +127,51 @@ def test_to_model_input_shapes_and_scaling():
         preprocess.to_model_input(np.zeros((2, 32, 32)))
 
 
+@pytest.mark.parametrize(
+    "x, expected",
+    [
+        (np.array([[0, 1]], np.uint8), [[0.0, 1 / 255]]),  # a uint8 image whose maximum is 1 stays dark
+        (np.array([[0, 255]], np.uint8), [[0.0, 1.0]]),
+        (np.array([[0, 255]], np.int64), [[0.0, 1.0]]),  # 8-bit values in a wide integer type
+        (np.array([[0, 1]], np.uint16), [[0.0, 1 / 255]]),
+        (np.array([[0, 65535]], np.uint16), [[0.0, 1.0]]),  # 16-bit images
+        (np.array([[False, True]]), [[0.0, 1.0]]),
+        (np.array([[0.0, 1.0]]), [[0.0, 1.0]]),
+        (np.array([[0.25, 1.0]], np.float16), [[0.25, 1.0]]),
+        (np.array([[-1e-4, 1.0 + 1e-4]]), [[0.0, 1.0]]),  # rounding errors are clipped
+    ],
+)
+def test_to_unit_scales_by_dtype(x, expected):
+    out = preprocess.to_unit(x)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "bad, error, message",
+    [
+        (np.array([[0.0, 255.0]]), ValueError, r"in \[0, 1\], got 0 to 255: divide 0-255 values by 255"),
+        (np.array([[-0.5, 0.5]]), ValueError, r"in \[0, 1\]"),
+        (np.array([[0, 70000]], np.int32), ValueError, "0-65535"),
+        (np.array([[-1, 5]], np.int16), ValueError, "0-255"),
+        (np.array([[np.inf, 0.0]]), ValueError, "NaN or infinite"),
+        (np.array([["a"]]), TypeError, "numeric array"),
+        (np.array([[1j]]), TypeError, "numeric array"),
+    ],
+)
+def test_to_unit_refuses_what_it_cannot_scale(bad, error, message):
+    with pytest.raises(error, match=message):
+        preprocess.to_unit(bad)
+
+
+def test_to_model_input_scales_by_dtype_and_refuses_0_255_floats():
+    dim = np.zeros((28, 28), np.uint8)
+    dim[10:18, 12:16] = 1  # faint ink, maximum 1
+    assert preprocess.to_model_input(dim).max() == pytest.approx(1 / 255)
+    with pytest.raises(ValueError, match="divide 0-255 values by 255"):
+        preprocess.to_model_input(np.full((2, 28, 28), 255.0))
+
+
 def test_preprocess_does_not_import_tensorflow():
     import subprocess
 

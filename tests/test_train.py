@@ -1,6 +1,7 @@
 """digitlab.train: augmentation, schedule, a short real training run, resume after interruption."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import keras
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from digitlab import model as model_lib, train
+from digitlab.files import read_json
 
 
 def test_augment_batch_keeps_shape_range_and_changes_images(mnist):
@@ -22,8 +24,37 @@ def test_augment_batch_keeps_shape_range_and_changes_images(mnist):
 
 def test_augment_identity_when_ranges_are_zero(mnist):
     x = mnist[1][0][:4, :, :, None].astype(np.float32) / 255
-    still = {"rotation": 0.0, "scale": (1.0, 1.0), "shear": 0.0, "shift": 0.0, "pen": 0.0}
+    still = train.Augmentation(rotation=0.0, scale=(1.0, 1.0), shear=0.0, shift=0.0, pen=0.0)
     np.testing.assert_allclose(np.asarray(train.augment_batch(x, ranges=still)), x, atol=1e-5)
+
+
+def test_augmentation_ranges_are_fixed_values():
+    ranges = train.Augmentation(rotation=5.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ranges.rotation = 1.0
+    assert dataclasses.asdict(ranges) == {"rotation": 5.0, "scale": (0.85, 1.12), "shear": 0.25, "shift": 2.5, "pen": 0.5}
+
+
+def test_make_dataset_augments_only_when_given_ranges(mnist):
+    x, y = mnist[1][0][:8], mnist[1][1][:8]
+    plain, labels = next(iter(train.make_dataset(x, y, batch_size=8)))
+    assert plain.shape == (8, 28, 28, 1) and labels.shape == (8, 10)
+    np.testing.assert_allclose(np.asarray(plain)[..., 0], x / 255, atol=1e-6)
+    warped, _ = next(iter(train.make_dataset(x, y, batch_size=8, augmentation=train.Augmentation())))
+    assert np.abs(np.asarray(warped) - np.asarray(plain)).mean() > 0.01
+
+
+def test_compile_for_each_recipe():
+    model = train.compile_for(model_lib.build_cnn(widths=(4, 6, 8)), "digitlab",
+                              learning_rate=1e-3, weight_decay=1e-5, label_smoothing=0.2)
+    assert type(model.optimizer).__name__ == "AdamW" and model.optimizer.weight_decay == pytest.approx(1e-5)
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
+    assert model.loss.get_config()["label_smoothing"] == pytest.approx(0.2)
+    ref = train.compile_for(model_lib.build_reference_cnn(), "reference",
+                            learning_rate=1e-3, weight_decay=1e-5, label_smoothing=0.2)
+    assert type(ref.optimizer).__name__ == "Adam" and ref.loss.get_config()["label_smoothing"] == 0
+    with pytest.raises(ValueError, match="recipe must be one of 'digitlab', 'reference'"):
+        train.compile_for(ref, "resnet", learning_rate=1e-3, weight_decay=0.0, label_smoothing=0.0)
 
 
 def test_cosine_schedule_warms_up_then_decays():
@@ -39,8 +70,14 @@ def test_cosine_schedule_warms_up_then_decays():
 def test_short_training_beats_chance_and_saves_everything(tmp_path, mnist_path):
     seen = []
     result = train.train(epochs=2, fraction=0.25, data_path=mnist_path, out=tmp_path / "m.keras", verbose=0,
-                         on_epoch_end=lambda h: seen.append(len(h["loss"])), model_kwargs={"widths": (16, 32, 64)})
+                         on_epoch_end=lambda h: seen.append(len(h["loss"])), widths=(16, 32, 64), learning_rate=3e-3)
     assert seen == [1, 2]
+    assert result.model.get_layer("block3b_conv").filters == 64
+    assert read_json(model_lib.card_path(result.path)) == json.loads(json.dumps(result.card))
+    parameters = result.card["parameters"]
+    assert parameters["augment"] and parameters["augment_ranges"] == dataclasses.asdict(train.Augmentation())
+    assert (parameters["widths"], parameters["learning_rate"], parameters["weight_decay"]) == ((16, 32, 64), 3e-3, 1e-4)
+    assert (parameters["label_smoothing"], parameters["dropout"]) == (0.1, 0.3)
     assert result.card["test_accuracy"] > 0.6, "two epochs on 5,500 images clearly beat chance (0.1)"
     assert result.card["test_images"] == 10000
     assert result.card["training_data"]["sha256"] == __import__("digitlab").data.sha256(mnist_path)
@@ -78,6 +115,7 @@ def test_interrupted_training_keeps_old_model_and_resumes(tmp_path, mnist_path, 
     assert epochs_run == [3], "the resumed run continues at the third epoch with the earlier history"
     assert len(json.loads(model_lib.history_path(out).read_text())["loss"]) == 3
     assert result.card["recipe"] == "reference" and out.read_bytes() != old_bytes
+    assert "learning_rate" not in result.card["parameters"], "digitlab's hyperparameters do not apply to the reference"
     assert not (tmp_path / "checkpoints").exists()
 
 
@@ -86,6 +124,8 @@ def test_bad_arguments_are_named():
         train.train(recipe="resnet")
     with pytest.raises(ValueError, match="epochs and batch_size must be positive"):
         train.train(epochs=0)
+    with pytest.raises(ValueError, match="augmentation ranges were given .* augment=True"):
+        train.train(recipe="reference", augmentation=train.Augmentation(rotation=5.0))
 
 
 def test_model_or_stand_in_returns_an_existing_model_untouched(tmp_path):
