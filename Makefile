@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# Jupyter refuses to start as root (containers, CI images) without --allow-root; only root gets it.
+USER_ID   ?= $(shell id -u)
+ROOT_FLAG := $(if $(filter 0,$(USER_ID)),--allow-root)
+LAB_ARGS  ?=
 
 .PHONY: lab test notebooks benchmark benchmark-quick clean-venv
 
@@ -12,8 +16,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-lab: $(STAMP)  ## open JupyterLab on the notebooks
-	$(BIN)/jupyter lab notebooks/
+lab: $(STAMP)  ## open JupyterLab on the notebooks; more options: make lab LAB_ARGS="--no-browser --port 8890"
+	$(BIN)/jupyter lab notebooks/ $(ROOT_FLAG) $(LAB_ARGS)
 
 test: $(STAMP)  ## unit tests, CLI tests, browser test and every notebook (fast mode) under nbval
 	DIGITLAB_FAST=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider $(PYTEST_ARGS)
