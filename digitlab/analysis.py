@@ -11,7 +11,7 @@ from html import escape
 
 import numpy as np
 
-from digitlab import metrics
+from digitlab import config, metrics, preprocess
 
 __all__ = [
     "Table",
@@ -24,9 +24,8 @@ __all__ = [
 
 
 def _unit_images(images) -> np.ndarray:
-    """Return images as float32 (N, H, W) in [0, 1]: uint8 divided by 255, floats as they are."""
-    arr = np.asarray(images)
-    x = arr.astype(np.float32) / 255.0 if arr.dtype == np.uint8 else arr.astype(np.float32)
+    """Return images as float32 (N, H, W) in [0, 1], scaled by dtype (``preprocess.to_unit``: uint8 / 255, floats as they are)."""
+    x = preprocess.to_unit(images)
     if x.ndim == 4 and x.shape[-1] == 1:
         x = x[..., 0]
     if x.ndim != 3:
@@ -69,7 +68,7 @@ def normalisation_measures(images: np.ndarray) -> dict[str, np.ndarray]:
 
 # --- training ----------------------------------------------------------------------------------
 
-def label_smoothing_floor(smoothing: float, num_classes: int = metrics.NUM_CLASSES) -> float:
+def label_smoothing_floor(smoothing: float, num_classes: int = config.NUM_CLASSES) -> float:
     """Return the least cross-entropy (nats) a model can reach on targets smoothed by ``smoothing``.
 
     Keras smooths a one-hot target to ``1 - smoothing + smoothing / K`` for the true class and

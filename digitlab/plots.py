@@ -279,8 +279,8 @@ def _spread_boxes(centres: np.ndarray, half_sizes: np.ndarray, bounds=None, *, g
 
 def plot_normalisation_examples(images: np.ndarray, *, n: int = 6) -> Figure:
     """Return a row of ``n`` digits, each with its ink box (red), the 20x20 box (dashed) and centre of mass."""
-    images = _as_images(images)[:n]
-    m = analysis.normalisation_measures(images)
+    m = analysis.normalisation_measures(np.asarray(images)[:n])
+    images = _as_images(np.asarray(images)[:n])
     field, box = images.shape[1], preprocess.BOX
     titles = [f"box {b - t}x{r - left}\nstroke {s:.1f} px" for (t, b, left, r), s in zip(m["bbox"], m["stroke_width"])]
     fig = _image_grid(images, n, titles=titles, panel=1.3)
@@ -294,9 +294,8 @@ def plot_normalisation_examples(images: np.ndarray, *, n: int = 6) -> Figure:
 
 def plot_normalisation_stats(images: np.ndarray) -> Figure:
     """Return three histograms over ``images``: longer side of the ink box, centre-of-mass offset, stroke width."""
-    images = _as_images(images)
     m = analysis.normalisation_measures(images)
-    offset = np.hypot(*(m["centre_of_mass"] - images.shape[1] / 2).T)
+    offset = np.hypot(*(m["centre_of_mass"] - np.shape(images)[1] / 2).T)
     fig, axes = plt.subplots(1, 3, figsize=(8.0, 2.8), layout="constrained")
     top, bottom, left, right = m["bbox"].T
     longer = np.maximum(bottom - top, right - left)

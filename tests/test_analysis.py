@@ -28,7 +28,7 @@ def test_pca_recovers_a_plane_and_its_variance():
     noise = rng.normal(size=(200, 2))
     coords = np.linalg.qr(noise - noise.mean(axis=0))[0] * [3.0, 1.0]   # centred, uncorrelated, variance 9:1
     basis = np.linalg.qr(rng.normal(size=(784, 2)))[0].T   # two orthonormal directions in pixel space
-    images = (coords @ basis).reshape(200, 28, 28)
+    images = 0.5 + (coords @ basis).reshape(200, 28, 28)   # pixel values within [0.41, 0.59]
     points, explained = analysis.pca_2d(images)
     np.testing.assert_allclose(explained, [0.9, 0.1], rtol=1e-5)
     np.testing.assert_allclose(np.abs(points), np.abs(coords), atol=1e-5)   # the same up to sign
@@ -124,3 +124,12 @@ def test_most_confident_mistakes_come_first():
 
 def test_most_confident_mistakes_none_when_all_right():
     assert analysis.most_confident_mistakes(np.array([0, 1]), np.eye(2)).size == 0
+
+
+def test_images_are_scaled_by_dtype_not_by_value():
+    bright = np.full((2, 28, 28), 255.0)   # floats are taken as [0, 1]: 0-255 floats are refused, not guessed
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        analysis.pca_2d(bright)
+    faint = np.zeros((1, 28, 28), np.uint8)
+    faint[0, 4:24, 13:15] = 1   # uint8 is always divided by 255, however faint
+    assert analysis.normalisation_measures(faint)["stroke_width"][0] == 0   # nothing reaches half dark
