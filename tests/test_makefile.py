@@ -16,13 +16,13 @@ from digitlab import config
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 
-#: Keep make from (re)building .venv: these tests are about the lab command only.
-NO_SETUP = ("-o", ".venv/.installed-stamp")
+#: Keep make from (re)building .venv (these tests are about the lab command) and quiet under `make test`.
+MAKE_OPTIONS = ("--no-print-directory", "-o", ".venv/.installed-stamp")
 
 
 def lab_command(*overrides: str) -> str:
     """Return the command ``make lab`` would run (``make -n``), with ``VAR=value`` overrides."""
-    proc = subprocess.run(["make", "-n", *NO_SETUP, "lab", *overrides], cwd=config.REPO_ROOT,
+    proc = subprocess.run(["make", "-n", *MAKE_OPTIONS, "lab", *overrides], cwd=config.REPO_ROOT,
                           capture_output=True, text=True, check=True, timeout=60)
     return proc.stdout.strip()
 
@@ -60,7 +60,7 @@ def test_make_lab_really_starts_for_this_user(tmp_path):
     port = free_port()
     log = tmp_path / "lab.log"
     before = untracked(config.REPO_ROOT / "notebooks")
-    args = ["make", *NO_SETUP, "lab", f"BIN={Path(sys.executable).parent}",
+    args = ["make", *MAKE_OPTIONS, "lab", f"BIN={Path(sys.executable).parent}",
             f"LAB_ARGS=--no-browser --port={port} --port-retries=0 --ServerApp.ip=127.0.0.1"]
     with open(log, "w") as out:
         lab = subprocess.Popen(args, cwd=config.REPO_ROOT, stdout=out, stderr=subprocess.STDOUT,
