@@ -16,6 +16,8 @@ from typing import Callable, Sequence, TypeVar
 import digitlab
 from digitlab import config
 
+__all__ = ["build_parser", "main", "check_args", "check_output", "check_model"]
+
 T = TypeVar("T")
 
 

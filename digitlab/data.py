@@ -20,6 +20,12 @@ import numpy as np
 from digitlab import config
 from digitlab.files import atomic_path
 
+__all__ = [
+    "MNIST_URL", "MNIST_SHA256", "NPZ_KEYS", "IDX_NAMES", "Split", "DataError", "default_path", "given_source",
+    "find_mnist", "load_mnist", "read_npz", "read_idx_folder", "read_idx", "validate", "sha256", "fetch",
+    "download_mnist", "train_val_split", "subset",
+]
+
 #: The file ``keras.datasets.mnist.load_data`` downloads, and its published SHA-256.
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
