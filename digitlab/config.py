@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 __all__ = [
-    "REPO_ROOT", "DATA_DIR", "MODELS_DIR", "SHIPPED_MODEL", "SEED", "DATA_ENV", "FAST_ENV",
+    "REPO_ROOT", "DATA_DIR", "MODELS_DIR", "SHIPPED_MODEL", "SEED", "DATA_ENV", "FAST_ENV", "PEN_ENV",
     "NUM_CLASSES", "IMAGE_SIZE", "INPUT_SHAPE", "fast_mode",
 ]
 
