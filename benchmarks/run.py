@@ -201,6 +201,10 @@ class Target:
     comparison: str
     unit: str
 
+    def __post_init__(self) -> None:
+        if self.comparison not in (">=", "<="):
+            raise ValueError(f"{self.name}: comparison must be '>=' or '<=', got {self.comparison!r}")
+
     @property
     def passed(self) -> bool:
         """Return whether the value meets the goal (meeting it exactly, to rounding, counts)."""

@@ -72,6 +72,17 @@ def test_mean_std_is_the_sample_standard_deviation(bench):
     assert bench.mean_std([0.5]) == (0.5, 0.0)
 
 
+def test_a_target_passes_from_its_value_and_goal(bench):
+    at_least = bench.Target("accuracy", 99.5, 99.5 * (1 - 1e-15), ">=", "%")  # the goal, up to rounding
+    assert at_least.passed and not bench.Target("accuracy", 99.5, 99.4, ">=", "%").passed
+    assert bench.Target("size", 5, 4.9, "<=", " MB").passed and not bench.Target("size", 5, 5.1, "<=", " MB").passed
+    assert bench.Target("gain", 0.5, 0.7, ">=", " points").report() == {
+        "target": "gain", "goal": ">= +0.5 points", "value": 0.7, "unit": " points", "passed": True}
+    assert bench.Target("rate", 3000, 2900.0, ">=", " images/s").report()["goal"] == ">= 3,000 images/s"
+    with pytest.raises(ValueError, match="comparison"):
+        bench.Target("rate", 3000, 2900.0, "=", " images/s")
+
+
 def test_targets_all_pass_when_every_goal_is_met(bench, results):
     targets = bench.evaluate_targets(results)
     assert len(targets) == 10 and all(t["passed"] for t in targets)
