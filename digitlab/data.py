@@ -111,14 +111,16 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
     Arrays of Python objects are refused, never unpickled: loading them could run any code.
     """
     try:
+        # our own handle, closed on every path: np.load(path) leaks its handle when the zip is corrupt
         with open(path, "rb") as f:
             if f.read(2) != b"PK":  # every npz is a zip archive
                 raise DataError(f"{path}: not an npz file (Keras's mnist.npz is a zip archive of numpy arrays)")
-        with np.load(path, allow_pickle=False) as npz:
-            missing = [k for k in NPZ_KEYS if k not in npz.files]
-            if missing:
-                raise DataError(f"{path}: not an MNIST npz, missing arrays {missing} (has {npz.files})")
-            return {k: npz[k] for k in NPZ_KEYS}
+            f.seek(0)
+            with np.load(f, allow_pickle=False) as npz:
+                missing = [k for k in NPZ_KEYS if k not in npz.files]
+                if missing:
+                    raise DataError(f"{path}: not an MNIST npz, missing arrays {missing} (has {npz.files})")
+                return {k: npz[k] for k in NPZ_KEYS}
     except DataError:
         raise
     except (zipfile.BadZipFile, EOFError, OSError) as exc:
@@ -165,7 +167,7 @@ def validate(arrays: dict[str, np.ndarray], source: Path) -> None:
     """Raise DataError naming ``source`` unless the arrays are well-formed MNIST splits."""
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        if x.ndim != 3 or x.shape[1:] != (28, 28):
+        if x.ndim != 3 or x.shape[1:] != (config.IMAGE_SIZE, config.IMAGE_SIZE):
             raise DataError(f"{source}: x_{split} has shape {x.shape}, expected (N, 28, 28)")
         if y.ndim != 1:
             raise DataError(f"{source}: y_{split} has shape {y.shape}, expected (N,)")

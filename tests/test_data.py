@@ -124,6 +124,7 @@ def test_download_from_local_http_server(tmp_path, fake_npz):
         assert not any((tmp_path / "out2").iterdir())
     finally:
         server.shutdown()
+        server.server_close()
 
 
 def test_truncated_npz_names_the_file(tmp_path, fake_npz):
