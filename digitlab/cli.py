@@ -52,6 +52,7 @@ def _checked(name: str, convert: Callable[[str], T], ok: Callable[[T], bool], hi
 
 
 _positive_int = _checked("positive integer", int, lambda v: v >= 1)
+_count = _checked("count", int, lambda v: v >= 0, "a whole number, 0 or more")
 _seed = _checked("seed", int, lambda v: 0 <= v < 2**32, "a whole number from 0 to 4294967295")
 _fraction = _checked("fraction", float, lambda v: 0 < v <= 1, "a number above 0 and at most 1, e.g. 0.1")
 
@@ -76,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--recipe", choices=("digitlab", "reference"), default="digitlab",
                    help="digitlab: this package's CNN with augmentation and a cosine schedule; "
                         "reference: Keras's simple MNIST convnet (default digitlab)")
+    t.add_argument("--pen-copies", type=_count, default=0,
+                   help="mix real pen digits (UCI pendigits, training writers only) into the training images, "
+                        "each drawn this many times like the pad draws (default 0: MNIST only)")
+    t.add_argument("--pen-data", type=Path,
+                   help="pendigits-orig.tra for --pen-copies (default: $DIGITLAB_PEN, data/, else download)")
 
     e = sub.add_parser("evaluate", help="accuracy, per-class scores and confusion matrix on the test set")
     e.add_argument("--model", type=Path, help="model file (default: the shipped model)")
@@ -114,10 +120,12 @@ def check_args(args: argparse.Namespace) -> None:
     Only the file system is consulted (no data is read, TensorFlow is not imported), so a
     mistake is reported at once rather than after loading or a whole training run.
     """
-    from digitlab import data
+    from digitlab import data, pen
 
     if args.command == "train":
         check_output(args.out)
+        if args.pen_copies or args.pen_data:  # a named pen file (or $DIGITLAB_PEN) must exist
+            pen.given_pen_file(args.pen_data, name="--pen-data")
     else:
         check_model(args.model or config.SHIPPED_MODEL)
     if args.command != "predict":
@@ -150,6 +158,7 @@ def _train(args: argparse.Namespace) -> int:
 
     result = train.train(epochs=args.epochs, batch_size=args.batch_size, data_path=args.data, out=args.out,
                          recipe=args.recipe, fraction=args.fraction, seed=args.seed,
+                         pen_copies=args.pen_copies, pen_path=args.pen_data,
                          verbose=1 if sys.stdout.isatty() else 2)  # redirected: one line per epoch, no bar
     card = result.card
     print(f"saved {result.path}: test accuracy {card['test_accuracy']:.4f} on {card['test_images']} images, "

@@ -58,19 +58,22 @@ def default_path() -> Path:
     return config.DATA_DIR / "mnist.npz"
 
 
-def given_source(path: str | os.PathLike | None = None, *, name: str = "path argument") -> Path | None:
-    """Return the MNIST source named by ``path`` or ``$DIGITLAB_DATA``, or None if neither names one.
+def given_source(
+    path: str | os.PathLike | None = None, *, name: str = "path argument", env: str = config.DATA_ENV,
+    what: str = "MNIST file", hint: str = "name an mnist.npz file or a folder with the four IDX files",
+    error: type[DataError] = DataError,
+) -> Path | None:
+    """Return the source named by ``path`` or by the environment variable ``env``, or None if neither names one.
 
-    A named source must exist (DataError otherwise, calling ``path`` by ``name``): it is never
-    silently replaced by another. Nothing is read, so the command line can check ``--data``
-    before any slow work.
+    A named source must exist (``error`` otherwise, calling ``path`` by ``name`` and the source
+    by ``what``, with ``hint``): it is never silently replaced by another. Nothing is read, so
+    the command line can check ``--data`` before any slow work. Every data set's loader uses it.
     """
-    for given, origin in ((path, name), (os.environ.get(config.DATA_ENV), f"${config.DATA_ENV}")):
+    for given, origin in ((path, name), (os.environ.get(env), f"${env}")):
         if given:
             p = Path(given).expanduser()
             if not p.exists():
-                raise DataError(f"MNIST file given by {origin} does not exist: {p} "
-                                "(name an mnist.npz file or a folder with the four IDX files)")
+                raise error(f"{what} given by {origin} does not exist: {p} ({hint})")
             return p
     return None
 

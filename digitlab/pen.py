@@ -36,7 +36,7 @@ from digitlab.files import atomic_path
 __all__ = [
     "CANVAS_SIZE", "PEN_WIDTH", "MARGIN", "POLARITIES", "PEN_URL", "PEN_SHA256",
     "PenDataError", "BatchPredictor", "PenDigit", "PenDigits", "PenReport",
-    "load_pen_digits", "find_pen_digits", "default_pen_path", "download_pen_digits", "read_pen_digits", "unlzw",
+    "load_pen_digits", "given_pen_file", "find_pen_digits", "default_pen_path", "download_pen_digits", "read_pen_digits", "unlzw",
     "to_canvas", "render", "prepare", "split_by_writer", "evaluate", "training_images",
 ]
 
@@ -144,18 +144,25 @@ def load_pen_digits(path: str | os.PathLike | None = None) -> PenDigits:
     return read_pen_digits(find_pen_digits(path))
 
 
+def given_pen_file(path: str | os.PathLike | None = None, *, name: str = "path argument") -> Path | None:
+    """Return the trajectories file named by ``path`` (called ``name`` in errors) or ``$DIGITLAB_PEN``, or None.
+
+    A named file must exist (PenDataError otherwise); nothing is read, so the command line can
+    check it before any slow work.
+    """
+    return data.given_source(path, name=name, env=config.PEN_ENV, what="pen digits file",
+                             hint=f"name {PEN_FILE}", error=PenDataError)
+
+
 def find_pen_digits(path: str | os.PathLike | None = None, *, download: bool = True) -> Path:
     """Return the trajectories file to read: ``path``, ``$DIGITLAB_PEN``, ``data/pendigits-orig.tra``, or a download.
 
     A file named explicitly (argument or environment) must exist; it is never silently
     replaced by another source.
     """
-    for given, origin in ((path, "path argument"), (os.environ.get(config.PEN_ENV), f"${config.PEN_ENV}")):
-        if given:
-            named = Path(given).expanduser()
-            if not named.is_file():
-                raise PenDataError(f"pen digits file given by {origin} does not exist: {named}")
-            return named
+    named = given_pen_file(path)
+    if named is not None:
+        return named
     local = default_pen_path()
     if local.exists():
         return local

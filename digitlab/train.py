@@ -25,13 +25,13 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from digitlab import config, data, metrics, model as model_lib, preprocess  # noqa: E402
+from digitlab import config, data, metrics, model as model_lib, pen, preprocess  # noqa: E402
 from digitlab.config import IMAGE_SIZE, NUM_CLASSES  # noqa: E402
 from digitlab.files import read_json, write_json_atomic  # noqa: E402
 
 __all__ = [
     "RECIPES", "Augmentation", "TrainResult", "Split", "augment_batch", "make_dataset", "cosine_schedule",
-    "compile_for", "prepare_data", "make_callbacks", "fit", "save_outputs", "train", "model_or_stand_in",
+    "compile_for", "prepare_data", "pen_training_data", "make_callbacks", "fit", "save_outputs", "train", "model_or_stand_in",
     "checkpoint_dir", "make_card",
 ]
 
@@ -77,6 +77,8 @@ class Split:
     y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    pen: dict | None = None
+    """Where the real pen digits mixed into the training images came from (None: MNIST only)."""
 
 
 def augment_batch(images: tf.Tensor, *, seed: int | None = None, ranges: Augmentation = Augmentation()) -> tf.Tensor:
@@ -192,6 +194,8 @@ def train(
     label_smoothing: float = 0.1,
     widths: tuple[int, int, int] = (32, 64, 128),
     dropout: float = 0.3,
+    pen_copies: int = 0,
+    pen_path: str | Path | None = None,
     on_epoch_end: Callable[[dict], None] | None = None,
     verbose: int = 1,
 ) -> TrainResult:
@@ -202,13 +206,17 @@ def train(
     schedule) or ``"reference"`` (Keras's simple convnet with Adam, no augmentation; the five
     hyperparameters do not apply). ``augment`` None follows the recipe; ``augmentation`` sets
     the ranges (None: ``Augmentation()``). ``fraction`` trains on a seeded subset for quick runs.
+    ``pen_copies`` > 0 mixes real pen digits into the training images: those of the training
+    writers of ``pen.split_by_writer``, each drawn that many times like the pad draws (see
+    ``pen_training_data``; the file is found as ``pen.find_pen_digits(pen_path)`` finds it).
     An interrupted run with the same ``out`` resumes from its last finished epoch; the model
     previously at ``out`` stays untouched until the new one is complete.
     """
-    _check_arguments(recipe, epochs, batch_size)
+    _check_arguments(recipe, epochs, batch_size, pen_copies)
     ranges = _augmentation_for(recipe, augment, augmentation)
     keras.utils.set_random_seed(seed)
-    split = prepare_data(data_path, fraction=fraction, val_fraction=val_fraction, seed=seed)
+    split = prepare_data(data_path, fraction=fraction, val_fraction=val_fraction, seed=seed,
+                         pen_copies=pen_copies, pen_path=pen_path)
     model = model_lib.build_reference_cnn() if recipe == "reference" else model_lib.build_cnn(widths=widths, dropout=dropout)
     compile_for(model, recipe, learning_rate=learning_rate, weight_decay=weight_decay, label_smoothing=label_smoothing)
     history: dict[str, list[float]] = read_json(_history_backup(out)) if out is not None else {}
@@ -218,7 +226,8 @@ def train(
                callbacks=callbacks, verbose=verbose)
     probs = model_lib.predict_proba(model, preprocess.to_model_input(split.x_test))
     params = dict(epochs=epochs, batch_size=batch_size, fraction=fraction, val_fraction=val_fraction, seed=seed,
-                  augment=ranges is not None, augment_ranges=asdict(ranges) if ranges is not None else None)
+                  augment=ranges is not None, augment_ranges=asdict(ranges) if ranges is not None else None,
+                  pen_copies=pen_copies)
     if recipe == "digitlab":
         params.update(learning_rate=learning_rate, weight_decay=weight_decay, label_smoothing=label_smoothing,
                       widths=widths, dropout=dropout)
@@ -234,11 +243,13 @@ def _check_recipe(recipe: str) -> None:
         raise ValueError(f"recipe must be one of {', '.join(map(repr, RECIPES))}, got {recipe!r}")
 
 
-def _check_arguments(recipe: str, epochs: int, batch_size: int) -> None:
-    """Raise ValueError naming the problem if the recipe is unknown or epochs or batch size not positive."""
+def _check_arguments(recipe: str, epochs: int, batch_size: int, pen_copies: int) -> None:
+    """Raise ValueError naming the problem: unknown recipe, epochs or batch size not positive, negative pen copies."""
     _check_recipe(recipe)
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be positive, got {epochs} and {batch_size}")
+    if pen_copies < 0:
+        raise ValueError(f"pen_copies must be 0 (MNIST only) or more, got {pen_copies}")
 
 
 def _augmentation_for(recipe: str, augment: bool | None, augmentation: Augmentation | None) -> Augmentation | None:
@@ -255,13 +266,40 @@ def _augmentation_for(recipe: str, augment: bool | None, augmentation: Augmentat
     return augmentation if augmentation is not None else Augmentation()
 
 
-def prepare_data(data_path: str | Path | None, *, fraction: float, val_fraction: float, seed: int) -> Split:
-    """Return MNIST found as ``data.find_mnist`` does, a seeded ``fraction`` of its training images split into training and validation."""
+def prepare_data(
+    data_path: str | Path | None, *, fraction: float, val_fraction: float, seed: int, pen_copies: int = 0,
+    pen_path: str | Path | None = None,
+) -> Split:
+    """Return MNIST found as ``data.find_mnist`` does, a seeded ``fraction`` of its training images split into training and validation.
+
+    With ``pen_copies`` > 0, real pen digits of the training writers are added to the training
+    images (``pen_training_data``); validation and test stay MNIST's.
+    """
     source = data.find_mnist(data_path)
     (x_all, y_all), (x_test, y_test) = data.load_mnist(source)
     x_all, y_all = data.subset(x_all, y_all, fraction, seed=seed)
     (x_train, y_train), (x_val, y_val) = data.train_val_split(x_all, y_all, val_fraction=val_fraction, seed=seed)
-    return Split(source, x_train, y_train, x_val, y_val, x_test, y_test)
+    pen_info = None
+    if pen_copies:
+        x_pen, y_pen, pen_info = pen_training_data(pen_path, copies=pen_copies, seed=seed)
+        x_train, y_train = np.concatenate([x_train, x_pen]), np.concatenate([y_train, y_pen])
+    return Split(source, x_train, y_train, x_val, y_val, x_test, y_test, pen_info)
+
+
+def pen_training_data(pen_path: str | Path | None, *, copies: int, seed: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Return ``(x, y, info)``: the training writers' pen digits drawn ``copies`` times each, and where they came from.
+
+    The writers are those ``pen.split_by_writer`` keeps for training with the package's fixed
+    seed, so the validation and test writers that evaluations use are never trained on. Each
+    copy draws every digit with a random pen width and a little jitter (``pen.training_images``).
+    """
+    source = pen.find_pen_digits(pen_path)
+    writers, _, _ = pen.split_by_writer(pen.read_pen_digits(source), seed=config.SEED)
+    rng = np.random.default_rng(seed)
+    parts = [pen.training_images(writers, rng=rng) for _ in range(copies)]
+    info = {"source_file": source.name, "sha256": data.sha256(source), "copies": copies,
+            "writers": sorted(int(w) for w in np.unique(writers.writers)), "images": copies * len(writers)}
+    return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts]), info
 
 
 def make_callbacks(
@@ -356,6 +394,7 @@ def make_card(model: keras.Model, *, recipe: str, split: Split, test_report: dic
             "train_images": len(split.y_train),
             "validation_images": len(split.y_val),
             "train_label_counts": np.bincount(split.y_train, minlength=NUM_CLASSES).tolist(),
+            "pen_digits": split.pen,
             "note": "validation images are split off the training set; the test set is used only for test_accuracy",
         },
         "parameters": params,

@@ -148,6 +148,9 @@ def bad_paths(tmp_path):
         (("evaluate", "--data", "{missing}"), None, "MNIST file given by --data does not exist: {missing}"),
         (("predict", "--model", "{folder}", "x.png"), None, "{folder}: not a .keras model file"),
         (("train", "--epochs", "0", "--out", "{tmp}/m.keras"), None, "invalid positive integer value: '0'"),
+        (("train", "--pen-copies", "1", "--pen-data", "{missing}", "--out", "{tmp}/m.keras"), None,
+         "pen digits file given by --pen-data does not exist: {missing}"),
+        (("train", "--pen-copies", "-1", "--out", "{tmp}/m.keras"), None, "invalid count value: '-1'"),
     ],
 )
 def test_bad_arguments_fail_before_tensorflow_is_imported(bad_paths, args, env_data, message):

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from digitlab import model as model_lib, train
+from digitlab import model as model_lib, pen, train
 from digitlab.files import read_json
 
 
@@ -141,3 +141,30 @@ def test_model_or_stand_in_trains_when_missing(tmp_path, mnist_path, monkeypatch
     assert path.exists() and path.name == "stand_in.keras" and tmp_path not in path.parents
     assert "gone.keras not found: training a small stand-in (1 epochs on 5% of the images)" in capsys.readouterr().out
     assert model_lib.read_card(path)["epochs"] == 1
+
+
+@pytest.fixture
+def few_pen_digits(monkeypatch):
+    """The real pen digits file, cut to two digits per writer so drawing them is quick."""
+    digits = pen.load_pen_digits()
+    keep = np.concatenate([np.flatnonzero(digits.writers == w)[:2] for w in np.unique(digits.writers)])
+    monkeypatch.setattr(pen, "read_pen_digits", lambda path: digits[keep])
+    return digits[keep]
+
+
+def test_pen_training_data_draws_only_the_training_writers(few_pen_digits):
+    x, y, info = train.pen_training_data(None, copies=2, seed=0)
+    writers, validation, test = pen.split_by_writer(few_pen_digits)
+    assert x.shape == (2 * len(writers), 28, 28) and x.dtype == np.uint8 and x.max() == 255
+    np.testing.assert_array_equal(y, np.tile(writers.labels, 2))
+    assert info["writers"] == sorted(set(writers.writers.tolist())) and info["images"] == len(y)
+    assert not set(info["writers"]) & set(validation.writers.tolist() + test.writers.tolist())
+    assert not np.array_equal(x[:len(writers)], x[len(writers):]), "each copy is drawn anew (pen width, jitter)"
+
+
+def test_prepare_data_mixes_pen_digits_into_training_only(few_pen_digits):
+    plain = train.prepare_data(None, fraction=0.01, val_fraction=0.1, seed=0)
+    mixed = train.prepare_data(None, fraction=0.01, val_fraction=0.1, seed=0, pen_copies=1)
+    assert len(mixed.y_train) == len(plain.y_train) + mixed.pen["images"] and plain.pen is None
+    np.testing.assert_array_equal(mixed.x_val, plain.x_val)
+    np.testing.assert_array_equal(mixed.y_test, plain.y_test)
