@@ -1,4 +1,4 @@
-"""Every figure of the workbook: the data, MNIST's normalisation, training curves, evaluation, the CNN's view.
+"""Every figure of the workbook: the data, MNIST's normalisation, training curves, evaluation, real pen input, the CNN's view.
 
 Functions take numpy arrays, histories and metric results, never models or widgets. Single
 plots follow ``plot_x(data, *, ax=None, **style) -> Axes``; grids of panels return a Figure.
@@ -28,10 +28,12 @@ __all__ = [
     "DIGIT_CMAP",
     "MAX_SIZE",
     "LiveCurves",
+    "plot_accuracy_by_group",
     "plot_augmented",
     "plot_class_balance",
     "plot_confident_mistakes",
     "plot_confusion_matrix",
+    "plot_digits_compared",
     "plot_feature_maps",
     "plot_filters",
     "plot_history",
@@ -39,7 +41,9 @@ __all__ = [
     "plot_mnist_steps",
     "plot_normalisation_examples",
     "plot_normalisation_stats",
+    "plot_pad_mistakes",
     "plot_pca",
+    "plot_pen_accuracy",
     "plot_pixel_histogram",
     "plot_reliability",
     "plot_samples",
@@ -485,6 +489,131 @@ def plot_reliability(bins: Mapping[str, np.ndarray], *, ax: Axes | None = None, 
            title=f"Reliability diagram (ECE {bins['ece']:.2%}; numbers are images per bin)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=3, fontsize=8)
     return ax
+
+
+# --- real pen input ------------------------------------------------------------------------------
+
+def _error_bars(ax: Axes, x: np.ndarray, accuracy: np.ndarray, width: float, label: str | None = None, **style):
+    """Return the bars of the error rates (1 - ``accuracy``) at ``x``, each annotated with its accuracy."""
+    bars = ax.bar(x, 1 - accuracy, width, label=label, **style)
+    for bar, a in zip(bars, accuracy):
+        ax.annotate(f"{a:.1%}", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center",
+                    va="bottom", fontsize=7, xytext=(0, 2), textcoords="offset points")
+    return bars
+
+
+def _error_axis(ax: Axes, reference: Mapping[str, float] | None, highest: float) -> None:
+    """Return nothing; draw each ``reference`` accuracy as an error-rate line (dashed, dotted, ...), y axis in %."""
+    for (name, value), ls in zip((reference or {}).items(), ("--", ":", "-.")):
+        ax.axhline(1 - value, color="0.3", ls=ls, lw=1, label=f"{name} ({value:.2%})")
+    top = max([highest, *(1 - v for v in (reference or {}).values())], default=0.0)
+    ax.set_ylim(0, 1.3 * top if top > 0 else 0.01)
+    ax.yaxis.set_major_formatter(mpl.ticker.FuncFormatter(_percent))
+    ax.set_ylabel("error rate = 1 - accuracy")
+
+
+def plot_pen_accuracy(accuracy: Mapping[tuple[float, str], float], *, ax: Axes | None = None,
+                      reference: Mapping[str, float] | None = None, **style) -> Axes:
+    """Return axes with the error rate per pen width, one bar per polarity, from ``pen.PenReport.accuracy``.
+
+    ``accuracy`` maps ``(pen_width, polarity)`` to accuracy. Bars show the error rate
+    (1 - accuracy) so that 99.5% and 99.8% look different; each is labelled with its accuracy.
+    ``reference`` draws other accuracies (e.g. ``{"MNIST test": 0.996}``) as dashed or dotted lines.
+    """
+    widths = sorted({float(w) for w, _ in accuracy})
+    polarities = list(dict.fromkeys(p for _, p in accuracy))
+    ax = _axes(ax, (6.5, 3.5))
+    x, bar = np.arange(len(widths)), 0.8 / max(len(polarities), 1)
+    for i, polarity in enumerate(polarities):
+        shown = [w for w in widths if (w, polarity) in accuracy]
+        values = np.array([accuracy[(w, polarity)] for w in shown], dtype=float)
+        _error_bars(ax, x[[widths.index(w) for w in shown]] + (i - (len(polarities) - 1) / 2) * bar, values, bar,
+                    label=polarity, **style)
+    _error_axis(ax, reference, max((1 - v for v in accuracy.values()), default=0.0))
+    ax.set_xticks(x, [f"{w:g} px" for w in widths])
+    ax.set(xlabel="pen width on the 280 px canvas", title="Real pen digits: error rate per pen (labels: accuracy)")
+    ax.legend(loc="upper left", fontsize=8, ncols=2)
+    return ax
+
+
+def plot_accuracy_by_group(accuracies: Mapping[object, float] | Sequence[float], *, ax: Axes | None = None,
+                           title: str = "Accuracy by group", xlabel: str = "",
+                           reference: Mapping[str, float] | None = None, **style) -> Axes:
+    """Return axes with one error-rate bar (1 - accuracy) per group, labelled with its accuracy.
+
+    ``accuracies`` maps a group (a writer, a digit) to its accuracy; a plain sequence is taken
+    as groups 0, 1, 2, ... (``PenReport.per_digit``). ``reference`` draws other accuracies (the
+    whole set, MNIST's test set) as dashed or dotted lines to compare each group with.
+    """
+    groups = dict(accuracies) if isinstance(accuracies, Mapping) else dict(enumerate(accuracies))
+    values = np.array(list(groups.values()), dtype=float)
+    ax = _axes(ax, (6.5, 3.5))
+    x = np.arange(len(groups))
+    _error_bars(ax, x, values, 0.7, **style)
+    _error_axis(ax, reference, float(np.max(1 - values, initial=0.0)))
+    ax.set_xticks(x, [str(g) for g in groups])
+    ax.set(xlabel=xlabel, title=title)
+    if reference:
+        ax.legend(loc="upper left", fontsize=8)
+    return ax
+
+
+def plot_pad_mistakes(canvases: Sequence[np.ndarray], images: np.ndarray, y_true: np.ndarray,
+                      probabilities: np.ndarray, *, ncols: int = 6) -> Figure:
+    """Return each mistake twice: on the pad (black ink on white, as ``pen.render`` draws it) and the 28x28 the model saw.
+
+    The four arguments are aligned, one entry per mistake in the order shown (``PenReport.mistakes()``
+    gives them most confident first): ``canvases`` as the pad shows them (0 = ink, 1 = paper),
+    ``images`` in MNIST format (1 = ink), true labels and predicted probabilities. Rows alternate
+    between the pad and the model's view; each pad panel is titled ``pred 3 / true 5`` with the
+    probability. With no mistakes the figure says so.
+    """
+    canvases = [np.asarray(c, dtype=np.float32) for c in canvases]
+    y_true, probabilities = np.asarray(y_true), np.asarray(probabilities)
+    images = _as_images(images)
+    if not len(images) == len(y_true) == len(probabilities) == len(canvases):
+        raise ValueError(f"canvases, images, labels and probabilities must be aligned, got {len(canvases)}, "
+                         f"{len(images)}, {len(y_true)} and {len(probabilities)}")
+    if not canvases:
+        fig, ax = plt.subplots(figsize=(4.0, 1.0), layout="constrained")
+        _blank(ax)
+        ax.text(0.5, 0.5, "no mistakes to show", ha="center", va="center", transform=ax.transAxes)
+        return fig
+    ncols = min(ncols, len(canvases))
+    panels, titles, row_labels = [], [], []
+    for start in range(0, len(canvases), ncols):
+        chunk = range(start, min(start + ncols, len(canvases)))
+        blank = [None] * (ncols - len(chunk))  # the last row's empty places
+        panels += [canvases[i] for i in chunk] + blank + [1 - images[i] for i in chunk] + blank
+        titles += [f"pred {probabilities[i].argmax()} / true {y_true[i]}\np = {probabilities[i].max():.2f}"
+                   for i in chunk] + [""] * (len(blank) + ncols)
+        row_labels += ["on the pad", "model sees"]
+    # both rows as dark ink on white: the model's images (1 = ink) are drawn inverted, 1 - image
+    fig = _image_grid([np.ones((1, 1)) if p is None else p for p in panels], ncols, titles=titles,
+                      row_labels=row_labels, panel=1.2, cmap="gray", vmin=0, vmax=1,
+                      suptitle=f"{len(canvases)} mistake{'s' * (len(canvases) != 1)}, most confident first")
+    for ax, panel in zip(fig.axes, panels):
+        if panel is None:
+            ax.images[0].remove()
+        for spine in ax.spines.values():  # a thin frame: the edge of the canvas, and of the 28x28 field
+            spine.set(visible=panel is not None, color="0.75")
+    return fig
+
+
+def plot_digits_compared(sets: Mapping[str, tuple[np.ndarray, np.ndarray]], *, per_digit: int = 2) -> Figure:
+    """Return a grid with a column per digit 0-9 and ``per_digit`` rows per named set of ``(images, labels)``.
+
+    Rows are labelled with the set's name, so e.g. MNIST test digits sit above pen digits of
+    the same class. Images are scaled by dtype (uint8 / 255) and shown on one grey scale.
+    """
+    panels, labels = [], []
+    for name, (images, y) in sets.items():
+        images, rows = _as_images(preprocess.to_unit(images)), _digit_indices(y, per_digit)
+        for j in range(per_digit):
+            panels += [images[idx[j]] if j < len(idx) else np.zeros(images.shape[1:]) for idx in rows]
+            labels.append(name if j == 0 else "")
+    titles = [str(d) for d in DIGITS] + [""] * (len(panels) - 10)
+    return _image_grid(panels, 10, titles=titles, row_labels=labels, panel=0.6, vmin=0, vmax=1)
 
 
 # --- what the CNN sees ---------------------------------------------------------------------------

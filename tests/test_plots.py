@@ -408,6 +408,90 @@ def test_feature_maps_can_start_with_the_input_digit(bar_digit):
     assert bar.get_ylim() == pytest.approx((2.0, 3.0))
 
 
+PEN_ACCURACY = {(10.0, "dark-on-light"): 0.99, (10.0, "light-on-dark"): 0.98,
+                (18.0, "dark-on-light"): 0.995, (18.0, "light-on-dark"): 1.0, (28.0, "dark-on-light"): 0.996}
+
+
+def legend_texts(ax) -> list[str]:
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_pen_accuracy_bars_are_error_rates_per_pen_and_polarity():
+    ax = plots.plot_pen_accuracy(PEN_ACCURACY, reference={"MNIST test": 0.9962})
+    dark, light = ax.containers
+    assert [b.get_height() for b in dark] == pytest.approx([0.01, 0.005, 0.004])
+    assert [b.get_height() for b in light] == pytest.approx([0.02, 0.0])   # no light-on-dark at 28 px
+    assert [b.get_x() + b.get_width() / 2 for b in light] == pytest.approx([0.2, 1.2])   # beside dark, at 10 and 18 px
+    assert texts(ax) == ["99.0%", "99.5%", "99.6%", "98.0%", "100.0%"]
+    assert tick_labels(ax.xaxis) == ["10 px", "18 px", "28 px"]
+    assert legend_texts(ax) == ["MNIST test (99.62%)", "dark-on-light", "light-on-dark"]
+    (mnist,) = [line for line in ax.lines if line.get_label().startswith("MNIST")]
+    assert list(mnist.get_ydata()) == pytest.approx([0.0038, 0.0038])
+    ax.figure.canvas.draw()
+    assert ax.get_ylim()[1] >= 0.02 and "%" in tick_labels(ax.yaxis)[-1]   # error rates read in percent
+
+
+def test_accuracy_by_group_one_error_bar_per_writer_or_digit():
+    ax = plots.plot_accuracy_by_group({8: 1.0, 17: 0.996, 25: 0.988}, title="by writer", xlabel="writer",
+                                      reference={"all pen digits": 0.995, "MNIST test": 0.996})
+    (bars,) = ax.containers
+    assert [b.get_height() for b in bars] == pytest.approx([0.0, 0.004, 0.012])
+    assert tick_labels(ax.xaxis) == ["8", "17", "25"]
+    assert texts(ax) == ["100.0%", "99.6%", "98.8%"]
+    assert (ax.get_title(), ax.get_xlabel()) == ("by writer", "writer")
+    assert legend_texts(ax) == ["all pen digits (99.50%)", "MNIST test (99.60%)"]
+    assert [line.get_linestyle() for line in ax.lines] == ["--", ":"]
+
+
+def test_accuracy_by_group_takes_a_sequence_as_groups_0_to_n():
+    ax = plots.plot_accuracy_by_group(np.ones(10))   # PenReport.per_digit: every digit right
+    assert tick_labels(ax.xaxis) == [str(d) for d in range(10)]
+    assert [b.get_height() for b in ax.containers[0]] == [0.0] * 10
+    assert ax.get_ylim() == (0, 0.01) and ax.get_legend() is None
+
+
+def test_pad_mistakes_show_the_pad_above_what_the_model_saw():
+    canvases = [np.full((280, 280), 0.1 * (i + 1), np.float32) for i in range(3)]
+    images = np.stack([np.full((28, 28), 0.2 * (i + 1), np.float32) for i in range(3)])
+    y_true = np.array([3, 5, 1])
+    probs = np.eye(10)[[2, 3, 7]] * 0.9 + 0.01
+    fig = plots.plot_pad_mistakes(canvases, images, y_true, probs, ncols=2)
+    assert len(fig.axes) == 8   # two rows of pad and model per two mistakes
+    shown = shown_images(fig)
+    assert len(shown) == 6   # the empty places of the last mistake row stay empty
+    np.testing.assert_array_equal(shown[0], canvases[0])   # the pad as drawn: 1 is paper
+    np.testing.assert_allclose(shown[2], 1 - images[0])    # the model's image, drawn as ink on paper too
+    np.testing.assert_array_equal(shown[4], canvases[2])
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["pred 2 / true 3\np = 0.91", "pred 3 / true 5\np = 0.91"]
+    assert [fig.axes[i].get_ylabel() for i in (0, 2, 4, 6)] == ["on the pad", "model sees"] * 2
+    first = fig.axes[0].get_images()[0]
+    assert first.get_cmap().name == "gray" and first.get_clim() == (0, 1)   # black ink on white
+    assert fig.get_suptitle() == "3 mistakes, most confident first"
+    with pytest.raises(ValueError, match="aligned"):
+        plots.plot_pad_mistakes(canvases[:2], images, y_true, probs)
+
+
+def test_pad_mistakes_says_when_there_are_none():
+    fig = plots.plot_pad_mistakes([], np.zeros((0, 28, 28)), np.zeros(0, int), np.zeros((0, 10)))
+    assert shown_images(fig) == [] and texts(fig.axes[0]) == ["no mistakes to show"]
+
+
+def test_digits_compared_puts_each_digit_in_its_own_column(digits):
+    images, labels = digits
+    pen_images = np.random.default_rng(3).uniform(0, 1, (20, 28, 28)).astype(np.float32)
+    pen_labels = np.arange(20)[::-1] % 10   # 9, 8, ..., 0, 9, ...
+    fig = plots.plot_digits_compared({"MNIST": (images, labels), "pen": (pen_images, pen_labels)}, per_digit=2)
+    shown = shown_images(fig)
+    assert len(shown) == 40
+    np.testing.assert_allclose(shown[3], images[3] / 255)       # MNIST row 1, column 3: its first 3, scaled
+    np.testing.assert_allclose(shown[13], images[13] / 255)     # MNIST row 2: the second 3
+    np.testing.assert_array_equal(shown[20], pen_images[9])     # pen row 1, column 0: the first pen 0
+    np.testing.assert_array_equal(shown[39], pen_images[10])    # pen row 2, column 9: the second pen 9
+    assert [ax.get_title() for ax in fig.axes[:10]] == [str(d) for d in range(10)]
+    assert [fig.axes[10 * r].get_ylabel() for r in range(4)] == ["MNIST", "", "pen", ""]
+    assert {im.get_clim() for ax in fig.axes for im in ax.get_images()} == {(0, 1)}
+
+
 @pytest.mark.parametrize("make", [
     lambda d: plots.plot_samples(*d),
     lambda d: plots.plot_mean_digits(*d),
@@ -420,6 +504,10 @@ def test_feature_maps_can_start_with_the_input_digit(bar_digit):
     lambda d: plots.plot_feature_maps(np.ones((28, 28, 64)), n=64),
     lambda d: plots.plot_pca(*d).figure,
     lambda d: plots.plot_confusion_matrix(np.eye(10)).figure,
+    lambda d: plots.plot_pen_accuracy(PEN_ACCURACY).figure,
+    lambda d: plots.plot_accuracy_by_group(np.ones(30)).figure,
+    lambda d: plots.plot_pad_mistakes([np.ones((280, 280))] * 12, d[0][:12], d[1][:12], np.eye(10)[d[1][:12]]),
+    lambda d: plots.plot_digits_compared({"MNIST": d, "pen": d}, per_digit=3),
 ])
 def test_figures_fit_github_width(digits, make):
     width, height = make(digits).get_size_inches()
