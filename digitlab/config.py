@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 __all__ = [
-    "REPO_ROOT", "DATA_DIR", "MODELS_DIR", "SHIPPED_MODEL", "SEED", "DATA_ENV", "FAST_ENV", "PEN_ENV",
+    "REPO_ROOT", "DATA_DIR", "MODELS_DIR", "SHIPPED_MODEL", "SEED", "DATA_ENV", "FAST_ENV", "PEN_ENV", "SCRIPTS_ENV",
     "NUM_CLASSES", "IMAGE_SIZE", "INPUT_SHAPE", "fast_mode",
 ]
 
@@ -30,6 +30,8 @@ DATA_ENV = "DIGITLAB_DATA"
 FAST_ENV = "DIGITLAB_FAST"
 #: Environment variable naming UCI's ``pendigits-orig.tra`` (real pen digits); overrides ``data/``.
 PEN_ENV = "DIGITLAB_PEN"
+#: Environment variable naming a folder of ``<script>.npz`` digit sets (``digitlab.scripts``); overrides ``data/``.
+SCRIPTS_ENV = "DIGITLAB_SCRIPTS"
 
 #: Classes the models tell apart: the digits 0-9.
 NUM_CLASSES: int = 10

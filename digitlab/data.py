@@ -23,7 +23,7 @@ from digitlab.files import atomic_path
 __all__ = [
     "MNIST_URL", "MNIST_SHA256", "NPZ_KEYS", "IDX_NAMES", "Split", "DataError", "default_path", "given_source",
     "find_mnist", "load_mnist", "read_npz", "read_idx_folder", "read_idx", "validate", "sha256", "fetch",
-    "download_mnist", "train_val_split", "subset",
+    "download_checked", "download_mnist", "train_val_split", "subset",
 ]
 
 #: The file ``keras.datasets.mnist.load_data`` downloads, and its published SHA-256.
@@ -108,10 +108,13 @@ def load_mnist(path: str | os.PathLike | None = None) -> tuple[Split, Split]:
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
 
 
-def read_npz(path: Path) -> dict[str, np.ndarray]:
-    """Return the four arrays of a Keras-layout ``mnist.npz``; DataError if it is unreadable.
+def read_npz(
+    path: Path, *, keys: tuple[str, ...] = NPZ_KEYS, optional: tuple[str, ...] = (), what: str = "an MNIST npz"
+) -> dict[str, np.ndarray]:
+    """Return the arrays ``keys`` (and those of ``optional`` present) of an npz file; DataError if it is unreadable.
 
-    Arrays of Python objects are refused, never unpickled: loading them could run any code.
+    The defaults read the four arrays of a Keras-layout ``mnist.npz``; ``what`` names the kind of
+    file in errors. Arrays of Python objects are refused, never unpickled: loading them could run any code.
     """
     try:
         # our own handle, closed on every path: np.load(path) leaks its handle when the zip is corrupt
@@ -120,10 +123,10 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
                 raise DataError(f"{path}: not an npz file (Keras's mnist.npz is a zip archive of numpy arrays)")
             f.seek(0)
             with np.load(f, allow_pickle=False) as npz:
-                missing = [k for k in NPZ_KEYS if k not in npz.files]
+                missing = [k for k in keys if k not in npz.files]
                 if missing:
-                    raise DataError(f"{path}: not an MNIST npz, missing arrays {missing} (has {npz.files})")
-                return {k: npz[k] for k in NPZ_KEYS}
+                    raise DataError(f"{path}: not {what}, missing arrays {missing} (has {npz.files})")
+                return {k: npz[k] for k in (*keys, *optional) if k in npz.files}
     except DataError:
         raise
     except (zipfile.BadZipFile, EOFError, OSError) as exc:
@@ -166,9 +169,9 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
-def validate(arrays: dict[str, np.ndarray], source: Path) -> None:
-    """Raise DataError naming ``source`` unless the arrays are well-formed MNIST splits."""
-    for split in ("train", "test"):
+def validate(arrays: dict[str, np.ndarray], source: Path, *, splits: tuple[str, ...] = ("train", "test")) -> None:
+    """Raise DataError naming ``source`` unless the arrays of ``splits`` are well-formed MNIST-format splits."""
+    for split in splits:
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if x.ndim != 3 or x.shape[1:] != (config.IMAGE_SIZE, config.IMAGE_SIZE):
             raise DataError(f"{source}: x_{split} has shape {x.shape}, expected (N, 28, 28)")
@@ -208,6 +211,23 @@ def fetch(url: str, dest: Path, progress: Callable[[int, int], None] | None = No
                 progress(done, total)
 
 
+def download_checked(
+    url: str, dest: Path, *, expected: str, digest: Callable[[Path], str] = sha256, digest_name: str = "SHA-256"
+) -> Path:
+    """Return ``dest`` after downloading ``url`` to it, checked by ``digest`` and renamed into place.
+
+    ``digest`` computes a file's checksum (``sha256`` by default), compared with ``expected``:
+    nothing is left at ``dest`` unless the whole file arrived with the right checksum
+    (DataError otherwise). Network and disk errors propagate as OSError for the caller to explain.
+    """
+    with atomic_path(dest, suffix=".part") as tmp, contextlib.closing(_ProgressBar(dest.name)) as bar:
+        fetch(url, tmp, bar.update)
+        got = digest(tmp)
+        if got != expected:
+            raise DataError(f"download of {url} has {digest_name} {got}, expected {expected}; not saved")
+    return dest
+
+
 def download_mnist(dest: Path | None = None, *, url: str | None = None, expected_sha256: str | None = None) -> Path:
     """Return ``dest`` after downloading MNIST to it, checked by SHA-256 and renamed into place.
 
@@ -217,11 +237,7 @@ def download_mnist(dest: Path | None = None, *, url: str | None = None, expected
     url, expected_sha256 = url or MNIST_URL, expected_sha256 or MNIST_SHA256
     dest = Path(dest) if dest else default_path()
     try:
-        with atomic_path(dest, suffix=".part") as tmp, contextlib.closing(_ProgressBar(dest.name)) as bar:
-            fetch(url, tmp, bar.update)
-            got = sha256(tmp)
-            if got != expected_sha256:
-                raise DataError(f"download of {url} has SHA-256 {got}, expected {expected_sha256}; not saved")
+        download_checked(url, dest, expected=expected_sha256)
     except OSError as exc:  # the chain (socket error, URLError) adds nothing to the message
         raise DataError(_no_data_message(dest, reason=f"download from {url} failed: {exc}")) from None
     return dest

@@ -1,0 +1,387 @@
+"""Handwritten digits in other scripts: Kannada, Persian, Arabic, Bengali and Tibetan beside MNIST.
+
+``SCRIPTS`` names the registry's entries and ``get(name)`` returns one ``Script``: its display
+name, its ten digits in its own glyphs (``Script.write`` shows a reading in them), where its
+data comes from (repository, pinned commit, files with their git blob SHA-1), how to cite it
+and its licence terms as the source states them.
+
+``load_digits(script)`` returns ``(x_train, y_train), (x_test, y_test)`` in MNIST's format,
+found like ``data.load_mnist`` finds MNIST: the ``path`` argument, ``$DIGITLAB_SCRIPTS`` (a
+folder of ``<script>.npz``), ``$DIGITLAB_DATA`` when it is a folder holding ``<script>.npz``,
+``data/<script>.npz``, and otherwise a download of the official files, each checked by its git
+blob SHA-1 and converted by ``script_formats`` (every image through ``preprocess.to_mnist``).
+A file without a test split gets one from ``split_test``, which holds out whole writers where
+the set records them. ``load_digits("western")`` is ``data.load_mnist``.
+
+This module needs numpy, Pillow and scipy only, never TensorFlow.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+
+from digitlab import config, data, script_formats
+from digitlab.data import DataError, Split
+from digitlab.files import atomic_path
+
+__all__ = [
+    "RAW_URL", "TEST_FRACTION", "RawFile", "Script", "REGISTRY", "SCRIPTS", "get", "load_digits", "find_digits",
+    "given_digits_source", "default_digits_path", "read_digits", "split_test", "download_digits", "convert",
+    "git_blob_sha1",
+]
+
+#: Where GitHub serves a repository's files at a commit: ``<RAW_URL>/<owner>/<name>/<commit>/<path>``.
+RAW_URL = "https://raw.githubusercontent.com"
+#: Share of the images ``split_test`` holds out when a set has no test split of its own.
+TEST_FRACTION = 0.2
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """One official file: its path in the repository at the pinned commit, and its git blob SHA-1."""
+
+    path: str
+    blob_sha1: str
+
+
+@dataclass(frozen=True)
+class Script:
+    """One writing system's handwritten digits: how to show them, where they come from, how to cite them."""
+
+    name: str                    # registry key, and the file name ``<name>.npz``
+    display_name: str
+    digits: str                  # the digits 0-9 in the script's own glyphs
+    dataset: str                 # the data set's own name
+    repository: str              # GitHub owner/name holding the official files ("" for MNIST)
+    commit: str                  # the pinned commit those files are taken at
+    reader: str                  # their format: a key of ``script_formats.READERS``
+    train: tuple[RawFile, ...]   # files of the training split, in the reader's argument order
+    test: tuple[RawFile, ...]    # files of the official test split; () when the set has none
+    split: str                   # which test split ``load_digits`` uses, and why
+    citation: str
+    licence: str                 # the terms, as the source states them
+    block_rows: int = 0          # a file without a test split runs writer (or sheet) by writer in blocks of
+                                 # this many rows (the offline copies' order); 0 where the order says nothing
+
+    @property
+    def source(self) -> str:
+        """The web address of the official files: the repository at its pinned commit (Keras's file for MNIST)."""
+        return f"https://github.com/{self.repository}/tree/{self.commit}" if self.repository else data.MNIST_URL
+
+    def url(self, file: RawFile, base: str = RAW_URL) -> str:
+        """Return the address of ``file`` at the pinned commit under ``base``, spaces and all URL-encoded."""
+        return f"{base}/{self.repository}/{self.commit}/{quote(file.path)}"
+
+    def write(self, value: int | str) -> str:
+        """Return ``value`` (a number, or a string of 0-9) written in this script's digits; other characters stay."""
+        return str(value).translate(str.maketrans("0123456789", self.digits))
+
+
+def _files(*paths_and_hashes: str) -> tuple[RawFile, ...]:
+    """Return RawFiles from alternating paths and git blob SHA-1s."""
+    return tuple(RawFile(p, h) for p, h in zip(paths_and_hashes[::2], paths_and_hashes[1::2], strict=True))
+
+
+_KANNADA = "data/output_tensors/MNIST_format/"
+_STRATIFIED = f"a seeded split stratified by digit holds out {TEST_FRACTION:.0%}, as the set records no writers"
+
+#: Every script, by name: MNIST's Western digits first, then the others.
+REGISTRY: dict[str, Script] = {s.name: s for s in (
+    Script(
+        name="western", display_name="Western (MNIST)", digits="0123456789", dataset="MNIST",
+        repository="", commit="", reader="", train=(), test=(),
+        split="MNIST's own test set: 10,000 digits by writers kept apart from the training set's.",
+        citation="Y. LeCun, C. Cortes and C. J. C. Burges, The MNIST database of handwritten digits (1998).",
+        licence="Yann LeCun and Corinna Cortes hold the copyright of MNIST, a derivative work of NIST's data; "
+                "it is made available under the Creative Commons Attribution-Share Alike 3.0 license "
+                "(as Keras's mnist.load_data states).",
+    ),
+    Script(
+        name="kannada", display_name="Kannada", digits="೦೧೨೩೪೫೬೭೮೯", dataset="Kannada-MNIST",
+        repository="vinayprabhu/Kannada_MNIST", commit="f8390ece0c6990551e6f35189ccc42757bb29c43", reader="idx",
+        train=_files(f"{_KANNADA}X_kannada_MNIST_train-idx3-ubyte.gz", "b588ed8355da1fc0dd0c2707947c132f7aa427c0",
+                     f"{_KANNADA}y_kannada_MNIST_train-idx1-ubyte.gz", "bcfa4effc50c989ea25264975dc38e14d6f8ecc1"),
+        test=_files(f"{_KANNADA}X_kannada_MNIST_test-idx3-ubyte.gz", "1dc875a6b5278cf9504eda58ac28530bb65817e9",
+                    f"{_KANNADA}y_kannada_MNIST_test-idx1-ubyte.gz", "46809f488ce804791478598cc66f7ef85639eae1"),
+        split="Downloaded: Kannada-MNIST's official 60,000 / 10,000 train and test files. A file without a test "
+              f"split (the offline copy is the official test file alone): {_STRATIFIED}.",
+        citation='Prabhu, Vinay Uday. "Kannada-MNIST: A new handwritten digits dataset for the Kannada language." '
+                 "arXiv preprint arXiv:1908.01242 (2019).",
+        licence="None stated in the repository (it has no licence file); its README asks papers to cite Prabhu (2019).",
+    ),
+    Script(
+        name="persian", display_name="Persian", digits="۰۱۲۳۴۵۶۷۸۹", dataset="HODA",
+        repository="amir-saniyan/HodaDatasetReader", commit="728dd5465fcf38c3c82a1d3fda721da30b2e70ed", reader="hoda",
+        train=_files("DigitDB/Train 60000.cdb", "a87ae8c4b1a9e9227f600194ae82a8af3d0e08ec"),
+        test=_files("DigitDB/Test 20000.cdb", "1928104d6d0537c653ec2105d666e0b6733aabbf"),
+        split="Downloaded: HODA's official 60,000 / 20,000 train and test files. A file without a test split "
+              f"(the offline copy is HODA's randomised RemainingSamples): {_STRATIFIED}.",
+        citation='H. Khosravi and E. Kabir, "Introducing a very large dataset of handwritten Farsi digits and a '
+                 'study on their varieties", Pattern Recognition Letters 28(10), 1133-1141 (2007).',
+        licence="This dataset is free of charge for research purposes and non commercial uses only "
+                "(HodaDatasetReader's README; the reader's own code is MIT-licensed).",
+    ),
+    Script(
+        name="arabic", display_name="Arabic (Eastern Arabic-Indic)", digits="٠١٢٣٤٥٦٧٨٩", dataset="MADBase",
+        repository="mloey/Arabic-Handwritten-Digits-Dataset", commit="0e691d1b38f9a08ceb91325becb633d8b97b135b",
+        reader="madbase",
+        train=_files("Train Images.zip", "bb1bcd13f2b92ba2d20de0c2d33e0476853ffc84"),
+        test=_files("Test Images.zip", "c43371bdf21be27a37b3e10c1b7e75e619716589"), block_rows=100,
+        split="Downloaded: MADBase's official 60,000 / 10,000 train and test archives, by different writers. A "
+              "file without a test split (the offline copy: the test archive's ids 1-8000) runs writer by writer, "
+              f"100 images each (every digit ten times), so whole writers are held out, {TEST_FRACTION:.0%} of "
+              "them, and every digit keeps its share.",
+        citation='A. El-Sawy, H. El-Bakry and M. Loey, "CNN for Handwritten Arabic Digits Recognition Based on '
+                 'LeNet-5", Proceedings of AISI 2016, Springer (2016). MADBase: S. Abdelazeem and E. El-Sherif.',
+        licence="None stated in the repository (its README is its title alone).",
+    ),
+    Script(
+        name="bengali", display_name="Bengali", digits="০১২৩৪৫৬৭৮৯", dataset="NumtaDB",
+        repository="naimul011/Bangla-Handwritten-Digits-Datasets-NumtaDB-BanglaLekha-Ekush",
+        commit="c52aedee8254a661738a44bd204ec92d0fbb6390", reader="numtadb",
+        train=_files("datasets/numtaX_train.zip", "57adfe8c32a5bd89df02f26ec176345cf8a59ac6",
+                     "datasets/numtaY_train.zip", "69ea2424168a1af106ae798a8aa7e824f804e493"),
+        test=(),
+        split=f"NumtaDB's training set comes without a test split, downloaded or offline: {_STRATIFIED}.",
+        citation='S. Alam, T. Reasat, R. M. Doha and A. I. Humayun, "NumtaDB - Assembled Bengali Handwritten '
+                 'Digits", arXiv:1806.02452 (2018).',
+        licence="None stated in the repository; NumtaDB is CC BY-SA 4.0 where Bengali.AI publishes it.",
+    ),
+    Script(
+        name="tibetan", display_name="Tibetan", digits="༠༡༢༣༤༥༦༧༨༩", dataset="TibetanMNIST",
+        repository="bat67/TibetanMNIST", commit="71789520fb9ea2b6c66aec40d3087b9d819158ad", reader="tibetan-npz",
+        train=_files("Datasets/TibetanMNIST.npz", "554c2a4336abc43646fcce4f16014d065909047e"), test=(), block_rows=575,
+        split="Downloaded: TibetanMNIST's npz has no test split and records no sheets, so a seeded split "
+              f"stratified by digit holds out {TEST_FRACTION:.0%}. A file without a test split (the offline "
+              "copy: 14,360 scans of sheets 1-25, kept sheet by sheet, as its digit counts per block show) is cut "
+              "into 25 blocks of 575 rows, about one sheet each, and whole blocks are held out, "
+              f"{TEST_FRACTION:.0%} of them: test digits come from sheets not in training but for the blocks' "
+              "edges. The scans name their sheet: read_tibetan_jpgs returns it, for split_test(groups=sheets).",
+        citation="TibetanMNIST, by the student team 巨神人工智能科技 of Minzu University of China (2018), "
+                 "https://github.com/bat67/TibetanMNIST.",
+        licence="CC BY-NC-SA 4.0; the repository's dataset notes add that the copyright is Minzu University of "
+                "China's and that every use must name the data's source.",
+    ),
+)}
+#: The registry's names, in order.
+SCRIPTS: tuple[str, ...] = tuple(REGISTRY)
+
+
+def get(name: str | Script) -> Script:
+    """Return the registry's ``Script`` called ``name`` (a ``Script`` as is); ValueError listing the names."""
+    if isinstance(name, Script):
+        return name
+    try:
+        return REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown script {name!r}: choose one of {', '.join(SCRIPTS)}") from None
+
+
+# --- finding and loading ----------------------------------------------------------------------
+
+
+def default_digits_path(script: str | Script) -> Path:
+    """Return where a script's downloaded digits are kept: ``data/<script>.npz`` in the repo."""
+    return config.DATA_DIR / f"{get(script).name}.npz"
+
+
+def given_digits_source(
+    script: str | Script, path: str | os.PathLike | None = None, *, name: str = "path argument"
+) -> Path | None:
+    """Return the ``<script>.npz`` named by ``path`` or ``$DIGITLAB_SCRIPTS`` (a file, or a folder holding it), or None.
+
+    A named file or folder must exist and a named folder must hold ``<script>.npz`` (DataError
+    otherwise, calling ``path`` by ``name``): it is never silently replaced. Nothing is read.
+    """
+    s = get(script)
+    given = data.given_source(path, name=name, env=config.SCRIPTS_ENV, what=f"{s.display_name} digits file",
+                              hint=f"name {s.name}.npz or a folder holding it")
+    if given is None or not given.is_dir():
+        return given
+    inside = given / f"{s.name}.npz"
+    if not inside.exists():
+        origin = name if path else f"${config.SCRIPTS_ENV}"
+        raise DataError(f"the folder given by {origin} holds no {s.name}.npz: {given}")
+    return inside
+
+
+def find_digits(script: str | Script, path: str | os.PathLike | None = None, *, download: bool = True) -> Path:
+    """Return the ``<script>.npz`` to read: ``path``, ``$DIGITLAB_SCRIPTS``, ``$DIGITLAB_DATA``, ``data/`` or a download.
+
+    ``$DIGITLAB_DATA`` belongs to MNIST: its folder is used only when it holds ``<script>.npz``.
+    For ``"western"`` this is ``data.find_mnist``.
+    """
+    s = get(script)
+    if not s.repository:
+        return data.find_mnist(path, download=download)
+    named = given_digits_source(s, path)
+    if named is not None:
+        return named
+    folder = os.environ.get(config.DATA_ENV)
+    shared = Path(folder).expanduser() / f"{s.name}.npz" if folder else None
+    if shared is not None and shared.is_file():
+        return shared
+    local = default_digits_path(s)
+    if local.exists():
+        return local
+    if not download:
+        raise DataError(_no_digits_message(s, local, reason="download disabled"))
+    return download_digits(s, local)
+
+
+def load_digits(script: str | Script, path: str | os.PathLike | None = None) -> tuple[Split, Split]:
+    """Return ``(x_train, y_train), (x_test, y_test)`` of a script's digits: uint8 (N, 28, 28) and (N,), MNIST-style.
+
+    The file is found by ``find_digits`` (``path``, ``$DIGITLAB_SCRIPTS``, ``$DIGITLAB_DATA``'s
+    folder, ``data/<script>.npz``, a download); one without a test split gets one from
+    ``split_test``. ``"western"`` is MNIST, loaded by ``data.load_mnist(path)``.
+    """
+    s = get(script)
+    if not s.repository:  # MNIST
+        return data.load_mnist(path)
+    return read_digits(find_digits(s, path), s)
+
+
+def read_digits(path: str | os.PathLike, script: str | Script) -> tuple[Split, Split]:
+    """Return the train and test splits stored in a script's npz, holding out a test split if it has none.
+
+    ``x_train`` and ``y_train`` are required, ``x_test`` and ``y_test`` optional (together);
+    every array is checked like MNIST's and a malformed file is refused with DataError naming it.
+    """
+    s, path = get(script), Path(path)
+    arrays = data.read_npz(path, keys=("x_train", "y_train"), optional=("x_test", "y_test"),
+                           what=f"a digits npz for {s.display_name}")
+    if ("x_test" in arrays) != ("y_test" in arrays):
+        raise DataError(f"{path}: holds only one of x_test and y_test (both or neither)")
+    data.validate(arrays, path, splits=("train", "test") if "x_test" in arrays else ("train",))
+    if "x_test" in arrays:
+        return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+    return split_test(arrays["x_train"], arrays["y_train"], script=s)
+
+
+def _no_digits_message(s: Script, local: Path, *, reason: str) -> str:
+    """Return the message for a script's digits found nowhere: ``reason`` and every way to provide them."""
+    return (
+        f"{s.display_name} digits not found ({reason}). Provide {s.name}.npz one of these ways:\n"
+        f"  1. pass a path: load_digits({s.name!r}, 'path/to/{s.name}.npz');\n"
+        f"  2. set ${config.SCRIPTS_ENV} (or ${config.DATA_ENV}) to a folder holding {s.name}.npz;\n"
+        f"  3. put it at {local};\n"
+        f"  4. connect to the internet and it is made from the official files at {s.source}."
+    )
+
+
+# --- the test split ---------------------------------------------------------------------------
+
+
+def split_test(
+    x: np.ndarray, y: np.ndarray, *, script: str | Script, seed: int = config.SEED,
+    groups: np.ndarray | None = None, test_fraction: float = TEST_FRACTION,
+) -> tuple[Split, Split]:
+    """Return ``(x_train, y_train), (x_test, y_test)``: a seeded test split keeping writers apart where known.
+
+    ``groups`` (a writer or sheet per image) or else the script's ``block_rows`` (the file runs
+    writer by writer: MADBase's 100 per writer, TibetanMNIST's ~575 per sheet) make it hold out
+    whole groups, about ``test_fraction`` of them; without either, a seeded split stratified by digit.
+    """
+    s = get(script)
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
+    if groups is None and s.block_rows:
+        groups = np.arange(len(y)) // s.block_rows
+    if groups is None:
+        return data.train_val_split(x, y, val_fraction=test_fraction, seed=seed)
+    test = _held_out(np.asarray(groups), np.asarray(y), test_fraction, seed)
+    return (x[~test], y[~test]), (x[test], y[test])
+
+
+def _held_out(groups: np.ndarray, y: np.ndarray, fraction: float, seed: int, *, tries: int = 200) -> np.ndarray:
+    """Return a mask of the rows of about ``fraction`` of the groups, chosen so each digit keeps about its share.
+
+    Of ``tries`` seeded random choices of whole groups, the one whose worst digit is held out
+    closest to ``fraction`` wins: groups stay whole and the split stays as stratified as they allow.
+    """
+    if groups.shape != y.shape:
+        raise ValueError(f"groups must give one group per image: shape {groups.shape}, expected {y.shape}")
+    ids, index = np.unique(groups, return_inverse=True)
+    if len(ids) < 2:
+        raise ValueError(f"holding out whole groups needs at least two of them, got {len(ids)}")
+    count = min(len(ids) - 1, max(1, round(len(ids) * fraction)))
+    table = np.bincount(index * config.NUM_CLASSES + y, minlength=len(ids) * config.NUM_CLASSES)
+    table = table.reshape(len(ids), config.NUM_CLASSES)
+    total = np.maximum(table.sum(axis=0), 1)
+    rng = np.random.default_rng(seed)
+    choices = [rng.choice(len(ids), size=count, replace=False) for _ in range(tries)]
+    best = min(choices, key=lambda chosen: np.abs(table[chosen].sum(axis=0) / total - fraction).max())
+    return np.isin(index, best)
+
+
+# --- downloading and converting ---------------------------------------------------------------
+
+
+def git_blob_sha1(path: str | os.PathLike) -> str:
+    """Return the git blob SHA-1 of a file: the hash a repository's tree records, ``sha1(b"blob <size>\\0" + data)``."""
+    with open(path, "rb") as f:
+        seeded = hashlib.sha1(b"blob %d\0" % os.fstat(f.fileno()).st_size)
+        return hashlib.file_digest(f, lambda: seeded).hexdigest()
+
+
+def download_digits(script: str | Script, dest: Path | None = None, *, base: str | None = None) -> Path:
+    """Return ``dest`` after making it from the script's official files: downloaded, hash-checked, converted.
+
+    Each file comes from ``Script.url(file, base)`` (``base`` defaults to ``RAW_URL``) and must
+    have its git blob SHA-1; the images go through ``convert`` and the four arrays are written
+    to ``dest`` (``data/<script>.npz`` by default) through a temporary file. Nothing is left
+    behind unless every step succeeded.
+    """
+    s = get(script)
+    if not s.repository:
+        raise ValueError(f"{s.name} is MNIST: data.download_mnist fetches it")
+    dest = Path(dest) if dest else default_digits_path(s)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix=f".{s.name}-raw-", dir=dest.parent) as folder:
+            fetched = [[_fetch(s, f, Path(folder), base or RAW_URL) for f in files] for files in (s.train, s.test)]
+            arrays = convert(s, *fetched)
+    except OSError as exc:  # the chain (socket error, URLError) adds nothing to the message
+        raise DataError(_no_digits_message(s, dest, reason=f"download failed: {exc}")) from None
+    with atomic_path(dest, suffix=".npz") as tmp:
+        np.savez_compressed(tmp, **arrays)
+    return dest
+
+
+def _fetch(s: Script, file: RawFile, folder: Path, base: str) -> Path:
+    """Return where ``file`` of ``s`` was downloaded into ``folder``, checked by its git blob SHA-1."""
+    return data.download_checked(s.url(file, base), folder / Path(file.path).name, expected=file.blob_sha1,
+                                 digest=git_blob_sha1, digest_name="git blob SHA-1")
+
+
+def convert(script: str | Script, train: Sequence[Path], test: Sequence[Path] = ()) -> dict[str, np.ndarray]:
+    """Return ``x_train, y_train, x_test, y_test`` in MNIST format, made from a script's official files.
+
+    ``train`` and ``test`` are the files in the registry's order; the script's reader reads them
+    and ``script_formats.to_mnist_batch`` normalises every image (blank ones are left out). With
+    no ``test`` files, a seeded split stratified by digit holds out ``TEST_FRACTION``: the order of
+    those official files (NumtaDB, TibetanMNIST's npz) is not known to run by writer or sheet.
+    """
+    s = get(script)
+    read = script_formats.READERS[s.reader]
+    x, y = _normalised(read(*train), f"{s.name} train")
+    if test:
+        x_test, y_test = _normalised(read(*test), f"{s.name} test")
+    else:
+        (x, y), (x_test, y_test) = data.train_val_split(x, y, val_fraction=TEST_FRACTION, seed=config.SEED)
+    return {"x_train": x, "y_train": y, "x_test": x_test, "y_test": y_test}
+
+
+def _normalised(raw: script_formats.Raw, desc: str) -> Split:
+    """Return the images of ``raw`` in MNIST format and their labels, blank images left out."""
+    images, labels = raw
+    x, kept = script_formats.to_mnist_batch(images, desc=f"normalising {desc}")
+    return x, labels[kept]
