@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     data_help = "mnist.npz or IDX folder (default: $DIGITLAB_DATA, data/mnist.npz, else download; see README)"
 
     t = sub.add_parser("train", help="train a CNN and save it with its history and card")
-    t.add_argument("--epochs", type=_positive_int, default=30, help="passes over the training images (default 30)")
+    t.add_argument("--epochs", type=_positive_int, default=config.EPOCHS,
+                   help=f"passes over the training images (default {config.EPOCHS})")
     t.add_argument("--out", type=Path, default=config.MODELS_DIR / "my_cnn.keras",
                    help="where to save the .keras model (default models/my_cnn.keras)")
     t.add_argument("--data", type=Path, help=data_help)

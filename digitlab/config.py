@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 __all__ = [
-    "REPO_ROOT", "DATA_DIR", "MODELS_DIR", "SHIPPED_MODEL", "SEED", "DATA_ENV", "FAST_ENV", "PEN_ENV", "SCRIPTS_ENV",
+    "REPO_ROOT", "DATA_DIR", "MODELS_DIR", "SHIPPED_MODEL", "SEED", "EPOCHS", "DATA_ENV", "FAST_ENV", "PEN_ENV", "SCRIPTS_ENV",
     "NUM_CLASSES", "IMAGE_SIZE", "INPUT_SHAPE", "fast_mode",
 ]
 
@@ -23,6 +23,8 @@ MODELS_DIR: Path = REPO_ROOT / "models"
 SHIPPED_MODEL: Path = MODELS_DIR / "digitlab_cnn.keras"
 #: Seed used by notebooks, training and benchmarks unless told otherwise.
 SEED: int = 42
+#: Epochs of digitlab's training recipe unless told otherwise (the CLI's default too).
+EPOCHS: int = 24
 
 #: Environment variable naming an MNIST file or folder; overrides ``data/mnist.npz``.
 DATA_ENV = "DIGITLAB_DATA"

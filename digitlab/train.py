@@ -30,13 +30,15 @@ from digitlab.config import IMAGE_SIZE, NUM_CLASSES  # noqa: E402
 from digitlab.files import read_json, write_json_atomic  # noqa: E402
 
 __all__ = [
-    "RECIPES", "Augmentation", "TrainResult", "Split", "augment_batch", "make_dataset", "cosine_schedule",
-    "compile_for", "prepare_data", "pen_training_data", "make_callbacks", "fit", "save_outputs", "train", "model_or_stand_in",
+    "RECIPES", "Augmentation", "TrainResult", "Split", "augment_batch", "make_dataset", "cosine_schedule", "step_schedule", "SCHEDULES",
+    "compile_for", "build_for", "prepare_data", "pen_training_data", "make_callbacks", "fit", "save_outputs", "train", "model_or_stand_in",
     "checkpoint_dir", "make_card",
 ]
 
 #: The training recipes: digitlab's, and Keras's "Simple MNIST convnet" as published.
 RECIPES = ("digitlab", "reference")
+#: digitlab's learning-rate schedules: warm-up + cosine updated every step, or once per epoch (its first recipe).
+SCHEDULES = ("step", "epoch")
 
 
 @dataclass(frozen=True)
@@ -138,13 +140,29 @@ def cosine_schedule(base_lr: float, epochs: int, warmup: int = 1) -> Callable[[i
     return lr
 
 
+def step_schedule(
+    base_lr: float, epochs: int, steps_per_epoch: int, warmup: int = 1
+) -> keras.optimizers.schedules.LearningRateSchedule:
+    """Return a per-step schedule: linear warm-up over ``warmup`` epochs to ``base_lr``, then cosine decay to 1%.
+
+    The same shape as ``cosine_schedule``, but moved every step rather than every epoch, so a
+    short run spends no whole epoch at a stale rate; it lives in the optimizer, so a resumed
+    training continues it from the restored step count.
+    """
+    total, warm = epochs * steps_per_epoch, min(warmup, epochs - 1) * steps_per_epoch
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=base_lr * 0.02, decay_steps=max(1, total - warm), alpha=0.01,
+        warmup_target=base_lr if warm else None, warmup_steps=warm)
+
+
 def compile_for(
-    model: keras.Model, recipe: str, *, learning_rate: float, weight_decay: float, label_smoothing: float
+    model: keras.Model, recipe: str, *, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule,
+    weight_decay: float, label_smoothing: float,
 ) -> keras.Model:
     """Return ``model`` compiled for ``recipe`` (one-hot labels, accuracy reported).
 
-    ``"digitlab"``: AdamW with ``learning_rate`` and ``weight_decay``, cross-entropy with
-    ``label_smoothing`` (``train`` adds the warm-up and cosine schedule). ``"reference"``:
+    ``"digitlab"``: AdamW with ``learning_rate`` (a rate or a schedule) and ``weight_decay``,
+    cross-entropy with ``label_smoothing``. ``"reference"``:
     Keras's published recipe, Adam at its default rate and plain cross-entropy; the three
     hyperparameters do not apply to it.
     """
@@ -170,7 +188,9 @@ class _EpochHook(keras.callbacks.Callback):
         self.fn, self.history, self.backup = fn, history, backup
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        for k, v in (logs or {}).items():
+        logs = dict(logs or {})
+        logs.setdefault("learning_rate", float(self.model.optimizer.learning_rate))  # a per-step schedule's, too
+        for k, v in logs.items():
             self.history.setdefault(k, []).append(float(v))
         if self.backup is not None:
             write_json_atomic(self.backup, self.history)
@@ -179,7 +199,7 @@ class _EpochHook(keras.callbacks.Callback):
 
 def train(
     *,
-    epochs: int = 30,
+    epochs: int = config.EPOCHS,
     batch_size: int = 128,
     data_path: str | Path | None = None,
     out: str | Path | None = None,
@@ -194,6 +214,9 @@ def train(
     label_smoothing: float = 0.1,
     widths: tuple[int, int, int] = (32, 64, 128),
     dropout: float = 0.3,
+    block3_stride: int = 2,
+    fused_norm: bool = True,
+    schedule: str = "step",
     pen_copies: int = 0,
     pen_path: str | Path | None = None,
     on_epoch_end: Callable[[dict], None] | None = None,
@@ -201,10 +224,10 @@ def train(
 ) -> TrainResult:
     """Return a trained model with its history and card, saved to ``out`` (if given) atomically.
 
-    ``recipe`` is ``"digitlab"`` (``build_cnn`` with ``widths`` and ``dropout``, augmentation,
-    AdamW with ``learning_rate``, ``weight_decay`` and ``label_smoothing``, warm-up + cosine
-    schedule) or ``"reference"`` (Keras's simple convnet with Adam, no augmentation; the five
-    hyperparameters do not apply). ``augment`` None follows the recipe; ``augmentation`` sets
+    ``recipe`` is ``"digitlab"`` (``build_cnn`` with ``widths``, ``dropout``, ``block3_stride``
+    and ``fused_norm``, augmentation, AdamW with ``learning_rate``, ``weight_decay`` and
+    ``label_smoothing``, warm-up + cosine ``schedule`` per step or per epoch) or ``"reference"``
+    (Keras's simple convnet with Adam, no augmentation; those hyperparameters do not apply). ``augment`` None follows the recipe; ``augmentation`` sets
     the ranges (None: ``Augmentation()``). ``fraction`` trains on a seeded subset for quick runs.
     ``pen_copies`` > 0 mixes real pen digits into the training images: those of the training
     writers of ``pen.split_by_writer``, each drawn that many times like the pad draws (see
@@ -212,16 +235,18 @@ def train(
     An interrupted run with the same ``out`` resumes from its last finished epoch; the model
     previously at ``out`` stays untouched until the new one is complete.
     """
-    _check_arguments(recipe, epochs, batch_size, pen_copies)
+    _check_arguments(recipe, epochs, batch_size, pen_copies, schedule)
     ranges = _augmentation_for(recipe, augment, augmentation)
     keras.utils.set_random_seed(seed)
     split = prepare_data(data_path, fraction=fraction, val_fraction=val_fraction, seed=seed,
                          pen_copies=pen_copies, pen_path=pen_path)
-    model = model_lib.build_reference_cnn() if recipe == "reference" else model_lib.build_cnn(widths=widths, dropout=dropout)
-    compile_for(model, recipe, learning_rate=learning_rate, weight_decay=weight_decay, label_smoothing=label_smoothing)
+    hyper = dict(learning_rate=learning_rate, weight_decay=weight_decay, label_smoothing=label_smoothing,
+                 widths=widths, dropout=dropout, block3_stride=block3_stride, fused_norm=fused_norm, schedule=schedule)
+    model = build_for(recipe, hyper, epochs=epochs, steps_per_epoch=math.ceil(len(split.y_train) / batch_size))
     history: dict[str, list[float]] = read_json(_history_backup(out)) if out is not None else {}
-    callbacks = make_callbacks(recipe, epochs=epochs, learning_rate=learning_rate, out=out, history=history,
-                               on_epoch_end=on_epoch_end)
+    per_epoch = recipe == "digitlab" and schedule == "epoch"
+    callbacks = make_callbacks(cosine_schedule(learning_rate, epochs) if per_epoch else None, out=out,
+                               history=history, on_epoch_end=on_epoch_end)
     wall = fit(model, split, epochs=epochs, batch_size=batch_size, seed=seed, augmentation=ranges,
                callbacks=callbacks, verbose=verbose)
     probs = model_lib.predict_proba(model, preprocess.to_model_input(split.x_test))
@@ -229,8 +254,7 @@ def train(
                   augment=ranges is not None, augment_ranges=asdict(ranges) if ranges is not None else None,
                   pen_copies=pen_copies)
     if recipe == "digitlab":
-        params.update(learning_rate=learning_rate, weight_decay=weight_decay, label_smoothing=label_smoothing,
-                      widths=widths, dropout=dropout)
+        params.update(hyper)
     card = make_card(model, recipe=recipe, split=split, test_report=metrics.report(split.y_test, probs),
                      wall_time=wall, params=params)
     path = save_outputs(model, out, card=card, history=history) if out is not None else None
@@ -243,9 +267,25 @@ def _check_recipe(recipe: str) -> None:
         raise ValueError(f"recipe must be one of {', '.join(map(repr, RECIPES))}, got {recipe!r}")
 
 
-def _check_arguments(recipe: str, epochs: int, batch_size: int, pen_copies: int) -> None:
-    """Raise ValueError naming the problem: unknown recipe, epochs or batch size not positive, negative pen copies."""
+def build_for(recipe: str, hyper: dict, *, epochs: int, steps_per_epoch: int) -> keras.Model:
+    """Return the recipe's model built and compiled from ``hyper`` (``train``'s hyperparameter arguments)."""
+    if recipe == "reference":
+        model = model_lib.build_reference_cnn()
+    else:
+        model = model_lib.build_cnn(widths=hyper["widths"], dropout=hyper["dropout"],
+                                    block3_stride=hyper["block3_stride"], fused_norm=hyper["fused_norm"])
+    rate = hyper["learning_rate"]
+    if hyper["schedule"] == "step":
+        rate = step_schedule(rate, epochs, steps_per_epoch)
+    return compile_for(model, recipe, learning_rate=rate, weight_decay=hyper["weight_decay"],
+                       label_smoothing=hyper["label_smoothing"])
+
+
+def _check_arguments(recipe: str, epochs: int, batch_size: int, pen_copies: int, schedule: str) -> None:
+    """Raise ValueError naming the problem: unknown recipe or schedule, epochs or batch size not positive, negative pen copies."""
     _check_recipe(recipe)
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(map(repr, SCHEDULES))}, got {schedule!r}")
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be positive, got {epochs} and {batch_size}")
     if pen_copies < 0:
@@ -303,10 +343,10 @@ def pen_training_data(pen_path: str | Path | None, *, copies: int, seed: int) ->
 
 
 def make_callbacks(
-    recipe: str, *, epochs: int, learning_rate: float, out: str | Path | None, history: dict[str, list[float]],
+    per_epoch_rate: Callable[[int], float] | None, *, out: str | Path | None, history: dict[str, list[float]],
     on_epoch_end: Callable[[dict], None] | None,
 ) -> list[keras.callbacks.Callback]:
-    """Return the training callbacks: resume state (with ``out``), digitlab's schedule, and the history hook.
+    """Return the training callbacks: resume state (with ``out``), a per-epoch learning rate (if given), the history hook.
 
     The hook appends each epoch's logs to ``history`` (a resumed run's earlier epochs already
     in it), copies it beside the resume state and calls ``on_epoch_end(history)``.
@@ -314,8 +354,8 @@ def make_callbacks(
     callbacks: list[keras.callbacks.Callback] = []
     if out is not None:
         callbacks.append(keras.callbacks.BackupAndRestore(str(checkpoint_dir(out)), delete_checkpoint=True))
-    if recipe == "digitlab":
-        callbacks.append(keras.callbacks.LearningRateScheduler(cosine_schedule(learning_rate, epochs)))
+    if per_epoch_rate is not None:
+        callbacks.append(keras.callbacks.LearningRateScheduler(per_epoch_rate))
     backup = _history_backup(out) if out is not None else None
     callbacks.append(_EpochHook(on_epoch_end or (lambda h: None), history, backup))
     return callbacks

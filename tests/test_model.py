@@ -1,6 +1,7 @@
 """digitlab.model: architectures, atomic save with card, history beside it, clear errors on bad model files."""
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
@@ -18,7 +19,28 @@ def test_build_cnn_outputs_probabilities(cnn):
     probs = np.asarray(cnn(x, training=False))
     assert probs.shape == (4, 10)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
-    assert any(layer.__class__.__name__ == "BatchNormalization" for layer in cnn.layers)
+    assert any(isinstance(layer, model_lib.FusedBatchNormalization) for layer in cnn.layers)
+    assert not any(isinstance(layer, model_lib.FusedBatchNormalization)
+                   for layer in model_lib.build_cnn(fused_norm=False).layers)
+
+
+def test_block3_stride_sets_the_last_blocks_grid():
+    assert model_lib.build_cnn(widths=(4, 4, 4)).get_layer("block3b_relu").output.shape[1:3] == (4, 4)
+    assert model_lib.build_cnn(widths=(4, 4, 4), block3_stride=1).get_layer("block3b_relu").output.shape[1:3] == (7, 7)
+
+
+def test_fused_batch_norm_matches_keras_in_training_and_inference():
+    x = np.random.default_rng(1).normal(2.0, 3.0, (16, 7, 7, 5)).astype(np.float32)
+    fused = model_lib.FusedBatchNormalization(momentum=0.9)
+    plain = keras.layers.BatchNormalization(momentum=0.9)
+    for layer in (fused, plain):
+        layer.build(x.shape)
+        layer.gamma.assign(np.linspace(0.5, 1.5, 5))
+        layer.beta.assign(np.linspace(-1, 1, 5))
+    np.testing.assert_allclose(np.asarray(fused(x, training=True)), np.asarray(plain(x, training=True)), atol=1e-4)
+    np.testing.assert_allclose(np.asarray(fused.moving_mean), np.asarray(plain.moving_mean), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(fused.moving_variance), np.asarray(plain.moving_variance), rtol=1e-4)
+    np.testing.assert_allclose(np.asarray(fused(x)), np.asarray(plain(x)), atol=1e-5)
 
 
 def test_hyperparameters_are_keywords():

@@ -66,6 +66,15 @@ def test_cosine_schedule_warms_up_then_decays():
     assert values[-1] < 0.1e-3
 
 
+def test_step_schedule_warms_up_then_decays_every_step():
+    lr = train.step_schedule(1e-3, epochs=4, steps_per_epoch=10)
+    values = [float(lr(step)) for step in range(41)]
+    assert values[0] == pytest.approx(2e-5) and values[10] == pytest.approx(1e-3)
+    assert all(a < b for a, b in zip(values[:10], values[1:11])), "warm-up rises every step"
+    assert all(a > b for a, b in zip(values[10:40], values[11:41])), "then it falls every step"
+    assert values[40] == pytest.approx(1e-5)
+
+
 @pytest.mark.slow
 def test_short_training_beats_chance_and_saves_everything(tmp_path, mnist_path):
     seen = []
@@ -83,7 +92,8 @@ def test_short_training_beats_chance_and_saves_everything(tmp_path, mnist_path):
     assert result.card["training_data"]["sha256"] == __import__("digitlab").data.sha256(mnist_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.card.json", "m.history.json", "m.keras"]
     history = json.loads((tmp_path / "m.history.json").read_text())
-    assert len(history["val_accuracy"]) == 2 and history["learning_rate"][0] < history["learning_rate"][1]
+    assert len(history["val_accuracy"]) == 2 and history["learning_rate"][0] > history["learning_rate"][1] > 0
+    assert (parameters["schedule"], parameters["block3_stride"], parameters["fused_norm"]) == ("step", 2, True)
 
 
 class _Interrupt(keras.callbacks.Callback):
@@ -124,6 +134,8 @@ def test_bad_arguments_are_named():
         train.train(recipe="resnet")
     with pytest.raises(ValueError, match="epochs and batch_size must be positive"):
         train.train(epochs=0)
+    with pytest.raises(ValueError, match="schedule must be one of 'step', 'epoch'"):
+        train.train(schedule="daily")
     with pytest.raises(ValueError, match="augmentation ranges were given .* augment=True"):
         train.train(recipe="reference", augmentation=train.Augmentation(rotation=5.0))
 
