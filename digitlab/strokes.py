@@ -9,7 +9,8 @@ the browser.
 ``DIGIT_STROKES`` holds several natural ways of writing each digit (a 1 as a bar or with
 a flag, an open or closed 4, a 7 with or without a crossbar ...) in the unit square;
 ``scale_strokes`` places one on a canvas and ``jitter_strokes`` varies it like a hand
-would, so tests and benchmarks can draw many digits.
+would, so tests and benchmarks can draw many digits. ``arc``, ``bezier`` and ``resample``
+build such templates (``digitlab.nondigits`` draws its letters and symbols with them).
 
 This module needs numpy only: no TensorFlow, no widgets.
 """
@@ -19,7 +20,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["Point", "Stroke", "TEMPLATE_STEP", "DIGIT_STROKES", "rasterize", "scale_strokes", "jitter_strokes"]
+__all__ = [
+    "Point", "Stroke", "TEMPLATE_STEP", "DIGIT_STROKES", "rasterize", "scale_strokes", "jitter_strokes",
+    "arc", "bezier", "resample",
+]
 
 Point = tuple[float, float]
 Stroke = list[Point]
@@ -171,14 +175,14 @@ def _check_template(template) -> list[np.ndarray]:
 # people write them.
 
 
-def _arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float) -> Stroke:
+def arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float) -> Stroke:
     """Return points on an ellipse from angle ``start`` to ``end`` (degrees, screen convention)."""
     n = max(2, int(abs(end - start) / 6) + 1)
     a = np.radians(np.linspace(start, end, n))
     return [(cx + rx * np.cos(t), cy + ry * np.sin(t)) for t in a]
 
 
-def _bezier(p0: Point, p1: Point, p2: Point) -> Stroke:
+def bezier(p0: Point, p1: Point, p2: Point) -> Stroke:
     """Return points on the quadratic Bezier curve from ``p0`` to ``p2`` pulled towards ``p1``."""
     t = np.linspace(0.0, 1.0, 16)[:, None]
     points = (1 - t) ** 2 * np.array(p0) + 2 * (1 - t) * t * np.array(p1) + t**2 * np.array(p2)
@@ -194,7 +198,7 @@ def _eight(top: float, bottom: float, width_top: float, width_bottom: float) -> 
     return list(zip(x, y))
 
 
-def _resample(stroke: Stroke, step: float = TEMPLATE_STEP) -> Stroke:
+def resample(stroke: Stroke, step: float = TEMPLATE_STEP) -> Stroke:
     """Return ``stroke`` with points every ``step`` along its length (corners kept), rounded to 4 places."""
     points = np.asarray(stroke, dtype=np.float64)
     out = [points[0]]
@@ -206,17 +210,17 @@ def _resample(stroke: Stroke, step: float = TEMPLATE_STEP) -> Stroke:
 
 def _digit_templates() -> dict[int, list[list[Stroke]]]:
     """Return the raw templates: digit -> variants -> strokes -> points."""
-    upper_two = _arc(0.5, 0.3, 0.27, 0.22, -165, 25)
-    upper_three = _arc(0.47, 0.28, 0.25, 0.2, -160, 90)
-    lower_three = _arc(0.47, 0.7, 0.28, 0.24, -95, 155)
-    belly_five = _arc(0.47, 0.66, 0.27, 0.26, -135, 150)
-    six_loop = _arc(0.5, 0.72, 0.23, 0.22, 180, -175)
-    nine_loop = _arc(0.48, 0.3, 0.23, 0.21, 5, -355)
+    upper_two = arc(0.5, 0.3, 0.27, 0.22, -165, 25)
+    upper_three = arc(0.47, 0.28, 0.25, 0.2, -160, 90)
+    lower_three = arc(0.47, 0.7, 0.28, 0.24, -95, 155)
+    belly_five = arc(0.47, 0.66, 0.27, 0.26, -135, 150)
+    six_loop = arc(0.5, 0.72, 0.23, 0.22, 180, -175)
+    nine_loop = arc(0.48, 0.3, 0.23, 0.21, 5, -355)
     return {
         0: [
-            [_arc(0.5, 0.5, 0.28, 0.44, -95, -470)],                       # oval, closed at the top
-            [[_rot(p, 0.5, 0.5, 15) for p in _arc(0.5, 0.5, 0.22, 0.45, -95, -465)]],  # narrow, slanted
-            [_arc(0.5, 0.5, 0.33, 0.42, -80, -420)],                       # round, left open at the top
+            [arc(0.5, 0.5, 0.28, 0.44, -95, -470)],                       # oval, closed at the top
+            [[_rot(p, 0.5, 0.5, 15) for p in arc(0.5, 0.5, 0.22, 0.45, -95, -465)]],  # narrow, slanted
+            [arc(0.5, 0.5, 0.33, 0.42, -80, -420)],                       # round, left open at the top
         ],
         1: [
             [[(0.5, 0.05), (0.5, 0.95)]],                                  # a bar
@@ -226,13 +230,13 @@ def _digit_templates() -> dict[int, list[list[Stroke]]]:
         ],
         2: [
             [upper_two + [(0.22, 0.93), (0.8, 0.93)]],                     # curve, diagonal, base
-            [upper_two + _arc(0.3, 0.82, 0.11, 0.11, 160, -170) + [(0.8, 0.92)]],  # curly foot
-            [_arc(0.48, 0.3, 0.25, 0.24, -170, 30) + _bezier((0.7, 0.45), (0.3, 0.75), (0.22, 0.93))[1:]
+            [upper_two + arc(0.3, 0.82, 0.11, 0.11, 160, -170) + [(0.8, 0.92)]],  # curly foot
+            [arc(0.48, 0.3, 0.25, 0.24, -170, 30) + bezier((0.7, 0.45), (0.3, 0.75), (0.22, 0.93))[1:]
              + [(0.78, 0.92)]],                                            # curved neck
         ],
         3: [
             [upper_three + lower_three],                                   # two bumps
-            [[(0.25, 0.07), (0.75, 0.07), (0.45, 0.42)] + _arc(0.47, 0.68, 0.28, 0.26, -110, 155)],  # flat top
+            [[(0.25, 0.07), (0.75, 0.07), (0.45, 0.42)] + arc(0.47, 0.68, 0.28, 0.26, -110, 155)],  # flat top
         ],
         4: [
             [[(0.33, 0.05), (0.2, 0.62), (0.82, 0.62)], [(0.65, 0.1), (0.65, 0.95)]],  # open
@@ -243,21 +247,21 @@ def _digit_templates() -> dict[int, list[list[Stroke]]]:
             [[(0.75, 0.08), (0.3, 0.08), (0.28, 0.45)] + belly_five],       # one stroke
         ],
         6: [
-            [_arc(0.72, 0.62, 0.45, 0.57, -100, -180) + six_loop],         # curved stem into a loop
-            [[(0.62, 0.05), (0.3, 0.6)] + _arc(0.51, 0.73, 0.22, 0.21, 190, -165)],  # straight stem
+            [arc(0.72, 0.62, 0.45, 0.57, -100, -180) + six_loop],         # curved stem into a loop
+            [[(0.62, 0.05), (0.3, 0.6)] + arc(0.51, 0.73, 0.22, 0.21, 190, -165)],  # straight stem
         ],
         7: [
             [[(0.2, 0.1), (0.8, 0.1), (0.4, 0.95)]],                       # two segments
             [[(0.2, 0.1), (0.8, 0.1), (0.4, 0.95)], [(0.35, 0.52), (0.75, 0.52)]],  # crossbar
-            [[(0.2, 0.18), (0.22, 0.1)] + _bezier((0.8, 0.1), (0.58, 0.45), (0.46, 0.95))],  # curved stem
+            [[(0.2, 0.18), (0.22, 0.1)] + bezier((0.8, 0.1), (0.58, 0.45), (0.46, 0.95))],  # curved stem
         ],
         8: [
             [_eight(0.07, 0.95, 0.2, 0.25)],                                # one stroke
-            [_arc(0.5, 0.28, 0.19, 0.2, -90, -450), _arc(0.5, 0.71, 0.25, 0.24, -90, -450)],  # two loops
+            [arc(0.5, 0.28, 0.19, 0.2, -90, -450), arc(0.5, 0.71, 0.25, 0.24, -90, -450)],  # two loops
         ],
         9: [
             [nine_loop + [(0.71, 0.32), (0.69, 0.95)]],                    # loop and straight stem
-            [nine_loop + _bezier((0.71, 0.32), (0.72, 0.95), (0.35, 0.9))[1:]],  # stem curling left
+            [nine_loop + bezier((0.71, 0.32), (0.72, 0.95), (0.35, 0.9))[1:]],  # stem curling left
             [nine_loop + [(0.71, 0.32), (0.58, 0.95)]],                    # slanted stem
         ],
     }
@@ -272,6 +276,6 @@ def _rot(p: Point, cx: float, cy: float, degrees: float) -> Point:
 
 #: Digit -> handwriting variants -> strokes -> (x, y) points in the unit square (y down).
 DIGIT_STROKES: dict[int, list[list[Stroke]]] = {
-    digit: [[_resample(s) for s in variant] for variant in variants]
+    digit: [[resample(s) for s in variant] for variant in variants]
     for digit, variants in _digit_templates().items()
 }
