@@ -18,7 +18,7 @@ __version__: str = _version("digitlab")
 
 _SUBMODULES = (
     "config", "data", "preprocess", "metrics", "model", "introspect", "train", "predict", "analysis",
-    "strokes", "pen", "scripts", "robustness", "plots", "drawing", "cli",
+    "strokes", "pen", "nondigits", "scripts", "robustness", "plots", "drawing", "cli",
 )
 
 __all__ = ["__version__", *_SUBMODULES]

@@ -473,12 +473,12 @@ def _check_polarities(polarities: Iterable[str]) -> None:
 
 
 def _progress(items: Sequence, show: bool | None, desc: str) -> Iterable:
-    """Return ``items``, wrapped in a tqdm progress bar if ``show`` (None: if there are 500 or more)."""
+    """Return ``items``, wrapped in a tqdm progress bar if ``show`` (None: 500 or more, and not into a pipe or file)."""
     if not (show if show is not None else len(items) >= 500):
         return items
     from tqdm.auto import tqdm
 
-    return tqdm(items, desc=desc, leave=False)
+    return tqdm(items, desc=desc, leave=False, disable=None if show is None else False)
 
 
 # --- splits, evaluation and training data --------------------------------------------------
