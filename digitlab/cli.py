@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Callable, Sequence, TypeVar
 
@@ -157,14 +158,27 @@ def check_model(path: Path) -> None:
 def _train(args: argparse.Namespace) -> int:
     from digitlab import train
 
+    on_terminal = sys.stdout.isatty()  # a live progress bar; redirected: one plain line per epoch instead
     result = train.train(epochs=args.epochs, batch_size=args.batch_size, data_path=args.data, out=args.out,
                          recipe=args.recipe, fraction=args.fraction, seed=args.seed,
                          pen_copies=args.pen_copies, pen_path=args.pen_data,
-                         verbose=1 if sys.stdout.isatty() else 2)  # redirected: one line per epoch, no bar
+                         verbose=1 if on_terminal else 0, on_epoch_end=None if on_terminal else _epoch_line(args.epochs))
     card = result.card
     print(f"saved {result.path}: test accuracy {card['test_accuracy']:.4f} on {card['test_images']} images, "
           f"{card['wall_time_s']:.0f} s")
     return 0
+
+
+def _epoch_line(epochs: int) -> Callable[[dict], None]:
+    """Return a history callback printing the epoch's numbers on one line, e.g. for a log file."""
+    started = time.perf_counter()
+
+    def show(history: dict) -> None:
+        done = len(history["loss"])
+        numbers = "  ".join(f"{k} {v[-1]:.4g}" for k, v in history.items() if k != "learning_rate")
+        print(f"epoch {done}/{epochs}  {numbers}  ({time.perf_counter() - started:.0f} s)", flush=True)
+
+    return show
 
 
 def _evaluate(args: argparse.Namespace) -> int:
