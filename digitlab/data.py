@@ -21,7 +21,7 @@ from digitlab import config
 from digitlab.files import atomic_path
 
 __all__ = [
-    "MNIST_URL", "MNIST_SHA256", "NPZ_KEYS", "IDX_NAMES", "Split", "DataError", "default_path", "given_source",
+    "MNIST_URL", "MNIST_SHA256", "NPZ_KEYS", "IDX_NAMES", "Split", "DataError", "default_path", "given_source", "locate",
     "find_mnist", "load_mnist", "read_npz", "read_idx_folder", "read_idx", "validate", "sha256", "fetch",
     "download_checked", "download_mnist", "train_val_split", "subset",
 ]
@@ -84,15 +84,28 @@ def find_mnist(path: str | os.PathLike | None = None, *, download: bool = True) 
     A path given explicitly (argument or environment) must exist; it is never silently
     replaced by another source.
     """
-    given = given_source(path)
-    if given is not None:
-        return given
     local = default_path()
+    return locate(given_source(path), local, download=download, fetch=download_mnist,
+                  refuse=lambda reason: DataError(_no_data_message(local, reason=reason)))
+
+
+def locate(
+    named: Path | None, local: Path, *, download: bool, fetch: Callable[[Path], Path],
+    refuse: Callable[[str], Exception],
+) -> Path:
+    """Return the file a data set is read from: ``named`` if given, else ``local`` if there, else ``fetch(local)``.
+
+    Every loader searches this way (``find_mnist``, ``pen.find_pen_digits``,
+    ``scripts.find_digits``); with ``download`` False, ``refuse("download disabled")`` is
+    raised instead of fetching.
+    """
+    if named is not None:
+        return named
     if local.exists():
         return local
     if not download:
-        raise DataError(_no_data_message(local, reason="download disabled"))
-    return download_mnist(local)
+        raise refuse("download disabled")
+    return fetch(local)
 
 
 def load_mnist(path: str | os.PathLike | None = None) -> tuple[Split, Split]:

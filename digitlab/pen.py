@@ -160,15 +160,9 @@ def find_pen_digits(path: str | os.PathLike | None = None, *, download: bool = T
     A file named explicitly (argument or environment) must exist; it is never silently
     replaced by another source.
     """
-    named = given_pen_file(path)
-    if named is not None:
-        return named
     local = default_pen_path()
-    if local.exists():
-        return local
-    if not download:
-        raise PenDataError(_no_pen_message(local, reason="download disabled"))
-    return download_pen_digits(local)
+    return data.locate(given_pen_file(path), local, download=download, fetch=download_pen_digits,
+                       refuse=lambda reason: PenDataError(_no_pen_message(local, reason=reason)))
 
 
 def download_pen_digits(

@@ -222,18 +222,13 @@ def find_digits(script: str | Script, path: str | os.PathLike | None = None, *, 
     if not s.repository:
         return data.find_mnist(path, download=download)
     named = given_digits_source(s, path)
-    if named is not None:
-        return named
     folder = os.environ.get(config.DATA_ENV)
     shared = Path(folder).expanduser() / f"{s.name}.npz" if folder else None
-    if shared is not None and shared.is_file():
-        return shared
+    if named is None and shared is not None and shared.is_file():
+        named = shared
     local = default_digits_path(s)
-    if local.exists():
-        return local
-    if not download:
-        raise DataError(_no_digits_message(s, local, reason="download disabled"))
-    return download_digits(s, local)
+    return data.locate(named, local, download=download, fetch=lambda dest: download_digits(s, dest),
+                       refuse=lambda reason: DataError(_no_digits_message(s, local, reason=reason)))
 
 
 def load_digits(script: str | Script, path: str | os.PathLike | None = None) -> tuple[Split, Split]:

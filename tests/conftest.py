@@ -58,5 +58,13 @@ def isolated_data(tmp_path, monkeypatch) -> Path:
     return folder
 
 
+@pytest.fixture
+def bar_digit() -> np.ndarray:
+    """A 20x2 vertical bar (rows 4-23, columns 13-14): box 20x2, centre of mass (13.5, 13.5)."""
+    image = np.zeros((28, 28), np.uint8)
+    image[4:24, 13:15] = 255
+    return image
+
+
 def pytest_report_header(config):  # noqa: ARG001 - pytest's hook signature
     return f"DIGITLAB_DATA={os.environ.get('DIGITLAB_DATA', '(unset)')}"

@@ -43,14 +43,6 @@ def test_pca_scales_uint8_images_to_unit_range():
     np.testing.assert_allclose(explained_uint8, explained_float, rtol=1e-4)
 
 
-@pytest.fixture
-def bar_digit() -> np.ndarray:
-    """A 20x2 vertical bar (rows 4-23, columns 13-14): box 20x2, centre of mass (13.5, 13.5)."""
-    image = np.zeros((28, 28), np.uint8)
-    image[4:24, 13:15] = 255
-    return image
-
-
 def test_normalisation_measures_of_a_bar(bar_digit):
     m = analysis.normalisation_measures(bar_digit[None])
     np.testing.assert_array_equal(m["bbox"], [[4, 24, 13, 15]])

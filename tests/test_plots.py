@@ -162,14 +162,6 @@ def test_spread_boxes_separates_coincident_and_touching_boxes():
     assert placed.min() >= 10 and placed.max() <= 290
 
 
-@pytest.fixture
-def bar_digit() -> np.ndarray:
-    """A 20x2 vertical bar (rows 4-23, columns 13-14): box 20x2, centre of mass (13.5, 13.5)."""
-    image = np.zeros((28, 28), np.uint8)
-    image[4:24, 13:15] = 255
-    return image
-
-
 def test_normalisation_examples_mark_box_and_centre(bar_digit):
     fig = plots.plot_normalisation_examples(np.stack([bar_digit] * 3), n=2)
     assert len(shown_images(fig)) == 2
