@@ -66,5 +66,17 @@ def bar_digit() -> np.ndarray:
     return image
 
 
+@pytest.fixture
+def three_mistakes() -> tuple[np.ndarray, np.ndarray]:
+    """Labels and probabilities of four images, three of them wrong: p 0.97 (image 3), 0.90 (0), 0.60 (2)."""
+    probabilities = np.array([
+        [0.90, 0.05, 0.05],   # true 1: wrong, p 0.90
+        [0.10, 0.80, 0.10],   # true 1: right
+        [0.20, 0.20, 0.60],   # true 0: wrong, p 0.60
+        [0.02, 0.97, 0.01],   # true 2: wrong, p 0.97
+    ])
+    return np.array([1, 1, 0, 2]), probabilities
+
+
 def pytest_report_header(config):  # noqa: ARG001 - pytest's hook signature
     return f"DIGITLAB_DATA={os.environ.get('DIGITLAB_DATA', '(unset)')}"

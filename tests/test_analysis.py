@@ -100,18 +100,9 @@ def test_table_escapes_html_and_pretty_prints_as_text():
     assert str(table).splitlines()[1].split() == ["<b>", "0.500"]
 
 
-PROBS = np.array([
-    [0.90, 0.05, 0.05],   # true 1: wrong, p 0.90
-    [0.10, 0.80, 0.10],   # true 1: right
-    [0.20, 0.20, 0.60],   # true 0: wrong, p 0.60
-    [0.02, 0.97, 0.01],   # true 2: wrong, p 0.97
-])
-Y_TRUE = np.array([1, 1, 0, 2])
-
-
-def test_most_confident_mistakes_come_first():
-    np.testing.assert_array_equal(analysis.most_confident_mistakes(Y_TRUE, PROBS), [3, 0, 2])
-    np.testing.assert_array_equal(analysis.most_confident_mistakes(Y_TRUE, PROBS, n=1), [3])
+def test_most_confident_mistakes_come_first(three_mistakes):
+    np.testing.assert_array_equal(analysis.most_confident_mistakes(*three_mistakes), [3, 0, 2])
+    np.testing.assert_array_equal(analysis.most_confident_mistakes(*three_mistakes, n=1), [3])
 
 
 def test_most_confident_mistakes_none_when_all_right():

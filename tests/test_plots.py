@@ -312,18 +312,9 @@ def test_confusion_matrix_refuses_non_square():
         plots.plot_confusion_matrix(np.zeros((2, 3)))
 
 
-PROBS = np.array([
-    [0.90, 0.05, 0.05],   # true 1: wrong, p 0.90
-    [0.10, 0.80, 0.10],   # true 1: right
-    [0.20, 0.20, 0.60],   # true 0: wrong, p 0.60
-    [0.02, 0.97, 0.01],   # true 2: wrong, p 0.97
-])
-Y_TRUE = np.array([1, 1, 0, 2])
-
-
-def test_mistake_gallery_titles(digits):
+def test_mistake_gallery_titles(digits, three_mistakes):
     images = digits[0][:4]
-    fig = plots.plot_confident_mistakes(images, Y_TRUE, PROBS, ncols=3)
+    fig = plots.plot_confident_mistakes(images, *three_mistakes, ncols=3)
     shown = shown_images(fig)
     assert len(shown) == 3
     np.testing.assert_array_equal(shown[0], images[3])
