@@ -44,8 +44,8 @@ class FusedBatchNormalization(layers.BatchNormalization):
 
     def call(self, inputs, training=None, mask=None):
         """Return the normalised batch; in training, update the moving statistics from the fused kernel's."""
-        if not (training and self.trainable) or mask is not None or len(inputs.shape) != 4 \
-                or self.axis not in (-1, 3, [3], [-1]) or inputs.dtype != tf.float32:
+        if not (training and self.trainable) or mask is not None or self.renorm or self.synchronized \
+                or len(inputs.shape) != 4 or self.axis not in (-1, 3, [3], [-1]) or inputs.dtype != tf.float32:
             return super().call(inputs, training=training, mask=mask)
         ones = tf.ones([inputs.shape[-1]], inputs.dtype)
         y, mean, var = tf.compat.v1.nn.fused_batch_norm(
