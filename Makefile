@@ -27,10 +27,10 @@ notebooks: $(STAMP)  ## re-run every notebook for real (about 15 minutes) and ke
 		--ExecutePreprocessor.timeout=-1 --ExecutePreprocessor.store_widget_state=False \
 		--ExecutePreprocessor.record_timing=False $(or $(NB),*.ipynb)
 
-benchmark: $(STAMP)  ## full benchmark (about an hour on a 2-core CPU), writes benchmarks/RESULTS.md
+benchmark: $(STAMP)  ## full benchmark (about 40 minutes on an idle 2-core CPU with offline MNIST), writes benchmarks/RESULTS.md
 	$(BIN)/python benchmarks/run.py
 
-benchmark-quick: $(STAMP)  ## reduced benchmark, under 2 minutes
+benchmark-quick: $(STAMP)  ## reduced benchmark, a few minutes
 	$(BIN)/python benchmarks/run.py --quick
 
 clean-venv:
