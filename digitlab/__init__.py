@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 __version__: str = _version("digitlab")
 
 _SUBMODULES = (
-    "config", "data", "preprocess", "metrics", "model", "introspect", "train", "predict", "analysis",
+    "config", "data", "preprocess", "metrics", "model", "introspect", "train", "calibration", "predict", "analysis",
     "strokes", "pen", "nondigits", "scripts", "robustness", "plots", "drawing", "cli",
 )
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m digitlab train | evaluate | predict`` (also installed as ``digitlab``).
+"""Command line: ``python -m digitlab train | evaluate | calibrate | predict`` (also installed as ``digitlab``).
 
 Bad input never ends in a traceback: each problem is one ``digitlab: error: ...`` line on
 stderr and a non-zero exit status; ``predict`` still handles the other files. Arguments are
@@ -17,7 +17,7 @@ from typing import Callable, Sequence, TypeVar
 import digitlab
 from digitlab import config
 
-__all__ = ["build_parser", "main", "check_args", "check_output", "check_model"]
+__all__ = ["build_parser", "main", "check_args", "check_output", "check_model", "check_card_writable"]
 
 T = TypeVar("T")
 
@@ -59,7 +59,7 @@ _fraction = _checked("fraction", float, lambda v: 0 < v <= 1, "a number above 0 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser with the ``train``, ``evaluate`` and ``predict`` commands."""
+    """Return the argument parser with the ``train``, ``evaluate``, ``calibrate`` and ``predict`` commands."""
     parser = _Parser(prog="digitlab", description="Train, evaluate and use digitlab's MNIST CNN.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {digitlab.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -90,6 +90,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data", type=Path, help=data_help)
     e.add_argument("--json", action="store_true", help="print one JSON object")
 
+    c = sub.add_parser("calibrate", help="fit calibrated confidence and the 'not a digit' rule on validation data; "
+                                         "store them in the model's card")
+    c.add_argument("--model", type=Path, help="model file (default: the shipped model); only its card is rewritten")
+    c.add_argument("--data", type=Path, help="the MNIST file the model was trained on (its card names it; "
+                                             "default: $DIGITLAB_DATA, data/mnist.npz, else download)")
+    c.add_argument("--pen-data", type=Path,
+                   help="pendigits-orig.tra for the validation writers' pen digits (default: $DIGITLAB_PEN, data/, "
+                        "else download)")
+    c.add_argument("--no-pen", action="store_true",
+                   help="choose the thresholds on MNIST's validation images only, without real pen digits")
+    c.add_argument("--temperature-on", choices=("mnist", "mnist+pen"), default="mnist",
+                   help="validation images the temperature is fitted on (default mnist)")
+
     p = sub.add_parser("predict", help="predict the digit in image files (PNG/JPEG, any size or polarity)")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument("--model", type=Path, help="model file (default: the shipped model)")
@@ -102,7 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         check_args(args)
-        return {"train": _train, "evaluate": _evaluate, "predict": _predict}[args.command](args)
+        commands = {"train": _train, "evaluate": _evaluate, "calibrate": _calibrate, "predict": _predict}
+        return commands[args.command](args)
     except KeyboardInterrupt:
         _error("interrupted; any previous model file is unchanged")
         return 130
@@ -130,6 +144,12 @@ def check_args(args: argparse.Namespace) -> None:
             pen.given_pen_file(args.pen_data, name="--pen-data")
     else:
         check_model(args.model or config.SHIPPED_MODEL)
+    if args.command == "calibrate":
+        check_card_writable(args.model or config.SHIPPED_MODEL)
+        if args.no_pen and args.temperature_on != "mnist":
+            raise ValueError("--temperature-on mnist+pen needs the pen digits; leave out --no-pen")
+        if not args.no_pen:
+            pen.given_pen_file(args.pen_data, name="--pen-data")
     if args.command != "predict":
         data.given_source(args.data, name="--data")  # a named --data or $DIGITLAB_DATA must exist
 
@@ -153,6 +173,13 @@ def check_model(path: Path) -> None:
         raise ValueError(f"model file not found: {path} (train one with `python -m digitlab train`)")
     if path.is_dir() or path.suffix != ".keras":
         raise ValueError(f"{path}: not a .keras model file")
+
+
+def check_card_writable(model: Path) -> None:
+    """Raise ValueError unless the card and statistics beside ``model`` can be written (its folder is writable)."""
+    folder = model.absolute().parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{model}: no permission to write its card in {folder}")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -198,6 +225,25 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from digitlab import calibration, predict
+
+    predictor = predict.Predictor(args.model, calibrated=False)
+    sets = calibration.calibration_data(predictor.card, args.data, pen_path=args.pen_data, use_pen=not args.no_pen)
+    section, gaussians = calibration.calibrate(predictor, sets, temperature_on=tuple(args.temperature_on.split("+")))
+    card = calibration.write_calibration(predictor.model_path, section, gaussians)
+    decline = section["decline"]
+    print(f"calibrated {predictor.model_path}: temperature {section['temperature']:.3f} "
+          f"(fitted on {section['fitted_on']})")
+    for name, v in section["validation"].items():
+        print(f"  {name} validation: ECE {v['ece_before']:.2%} -> {v['ece_after']:.2%}, declined {v['declined']:.2%} "
+              f"of {v['images']} (budget {decline['budgets'][name]:.1%})")
+    print(f"  not a digit: distance > {decline['max_distance']:.1f} or energy > {decline['max_energy']:.2f}; "
+          f"unsure: top-two gap < {decline['min_gap']:.3f}; too small: ink < {decline['min_extent']:.0%} of the image")
+    print(f"  wrote {card} and {calibration.ood_path(predictor.model_path)}; the model file is unchanged")
+    return 0
+
+
 def _predict(args: argparse.Namespace) -> int:
     from PIL import Image, UnidentifiedImageError
 
@@ -209,7 +255,7 @@ def _predict(args: argparse.Namespace) -> int:
         try:
             with Image.open(path) as img:
                 img.load()
-                probs = predictor.predict(img)
+                recognition = predictor.recognise(img)
         except FileNotFoundError:
             _error(f"{path}: no such file")
         except IsADirectoryError:
@@ -221,17 +267,27 @@ def _predict(args: argparse.Namespace) -> int:
         except ValueError as exc:
             _error(f"{path}: {exc}")
         else:
-            _print_prediction(path, probs, args.json)
-            continue
+            if recognition.reason == "blank":  # nothing to read: an input error, like a missing file
+                _error(f"{path}: {recognition.detail}")
+            else:  # a digit, or declining to name one: both are answers
+                _print_recognition(path, recognition, args.json)
+                continue
         failed += 1
     return 1 if failed else 0
 
 
-def _print_prediction(path: Path, probs, as_json: bool) -> None:
-    """Print one file's digit and top three probabilities, or its JSON object."""
-    digit = int(probs.argmax())
+def _print_recognition(path: Path, r, as_json: bool) -> None:
+    """Print one file's answer and top three probabilities, or its JSON object (``digit`` null when declined)."""
+    probs = r.probabilities
     if as_json:
-        print(json.dumps({"file": str(path), "digit": digit, "probabilities": [round(float(p), 6) for p in probs]}))
+        print(json.dumps({"file": str(path), "digit": r.digit, "confidence": round(r.confidence, 6), "reason": r.reason,
+                          "probabilities": [round(float(p), 6) for p in probs]}))
         return
     top = probs.argsort()[::-1][:3]
-    print(f"{path}: {digit}   (" + ", ".join(f"{int(d)}: {probs[d]:.3f}" for d in top) + ")")
+    if r.digit is not None:
+        answer = str(r.digit)
+    elif r.candidates:
+        answer = f"not sure: {r.candidates[0]} or {r.candidates[1]}?"
+    else:
+        answer = f"that doesn't look like a digit ({r.reason})"
+    print(f"{path}: {answer}   (" + ", ".join(f"{int(d)}: {probs[d]:.3f}" for d in top) + ")")

@@ -2,7 +2,14 @@
 
 A single prediction goes through a traced ``tf.function`` with a fixed (1, 28, 28, 1)
 signature instead of ``model.predict``, whose per-call set-up costs tens of milliseconds:
-the drawing pad predicts while the pen moves, so every millisecond shows.
+the drawing pad predicts while the pen moves, so every millisecond shows. That one call
+returns both the model's logits and the features its classifier reads, so ``recognise``
+(which also judges whether the image is a digit at all) costs no second call.
+
+When the model card holds a ``calibration`` section (written by ``python -m digitlab
+calibrate``, see ``digitlab.calibration``), every probability the ``Predictor`` returns is
+temperature-scaled by it, and ``recognise`` declines with the card's rules and the
+Gaussians of ``NAME.ood.npz``.
 """
 from __future__ import annotations
 
@@ -14,16 +21,19 @@ from digitlab.backend import tensorflow as _load_tensorflow
 
 _load_tensorflow()  # before keras, so TensorFlow's native start-up lines stay silent
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from digitlab import config, model as model_lib, preprocess  # noqa: E402
+from digitlab import calibration, config, data, model as model_lib, preprocess  # noqa: E402
 from digitlab.config import IMAGE_SIZE, INPUT_SHAPE, NUM_CLASSES  # noqa: E402
 
-__all__ = ["CHUNK", "Reading", "Predictor"]
+__all__ = ["CHUNK", "REASONS", "Reading", "Recognition", "Predictor"]
 
 #: Images per call in ``predict_batch``; large enough to amortise call overhead, small for memory.
 CHUNK = 2048
+#: Why ``recognise`` declines: the reasons it gives (an unsure one names its two digits).
+REASONS = ("blank", "too small", "not a digit", "unsure between a and b")
 
 
 @dataclass(frozen=True)
@@ -33,7 +43,7 @@ class Reading:
     mnist_image: np.ndarray
     """(28, 28) float32 in [0, 1]: the image prepared like MNIST (``preprocess.to_mnist``), as the model saw it."""
     probabilities: np.ndarray
-    """(10,) float32: the probability of each digit."""
+    """(10,) float32: the probability of each digit (calibrated when the card holds a temperature)."""
 
     @property
     def digit(self) -> int:
@@ -41,22 +51,67 @@ class Reading:
         return int(np.argmax(self.probabilities))
 
 
-class Predictor:
-    """Loads a model once and predicts digits from raw images or MNIST-format batches."""
+@dataclass(frozen=True, eq=False)
+class Recognition:
+    """One raw image recognised, or declined with a reason: what the pad and the CLI show."""
 
-    def __init__(self, model_path: str | os.PathLike | None = None):
+    digit: int | None
+    """The digit read, or None when declined (``reason`` says why)."""
+    confidence: float
+    """The calibrated probability of the most probable digit (0 for a blank image)."""
+    probabilities: np.ndarray
+    """(10,) float32 calibrated probabilities (all 0 for a blank image)."""
+    reason: str | None
+    """None when a digit is named; else "blank", "too small", "not a digit" or "unsure between 4 and 9"."""
+    mnist_image: np.ndarray
+    """(28, 28) float32 in [0, 1]: what the model saw (all 0 for a blank image)."""
+    candidates: tuple[int, ...] = ()
+    """The two digits it is torn between when unsure (most probable first), else ()."""
+    distance: float = float("nan")
+    """Squared Mahalanobis distance of the image's features to the nearest digit (nan: blank, or no statistics)."""
+    extent: float = float("nan")
+    """The ink's longer side as a share of the image's longer side (nan for a blank image)."""
+    detail: str = ""
+    """For a blank image, why ``to_mnist`` found no ink (its error message); else ""."""
+
+    @property
+    def declined(self) -> bool:
+        """Return True when no digit is named."""
+        return self.digit is None
+
+
+class Predictor:
+    """Loads a model once and predicts digits from raw images or MNIST-format batches.
+
+    ``calibrated`` (default True) applies the card's ``calibration`` (a temperature, and the
+    decline rules with ``NAME.ood.npz``) when present; False gives the model's own outputs.
+    """
+
+    def __init__(self, model_path: str | os.PathLike | None = None, *, calibrated: bool = True):
         self.model_path = Path(model_path) if model_path else config.SHIPPED_MODEL
         self.model = model_lib.load_model(self.model_path)
         self.card = model_lib.read_card(self.model_path)
-        self._one = tf.function(
-            lambda x: self.model(x, training=False),
-            input_signature=[tf.TensorSpec((1, *INPUT_SHAPE), tf.float32)],
-        )
-        self._many = tf.function(
-            lambda x: self.model(x, training=False),
-            input_signature=[tf.TensorSpec((None, *INPUT_SHAPE), tf.float32)],
-        )
+        self.calibration: dict = self.card.get("calibration", {}) if calibrated else {}
+        self.temperature = float(self.calibration.get("temperature", 1.0))
+        self.rule, self.gaussians = self._decline_rule()
+        outputs = _logits_and_features(self.model)
+        self._one = tf.function(outputs, input_signature=[tf.TensorSpec((1, *INPUT_SHAPE), tf.float32)])
+        self._many = tf.function(outputs, input_signature=[tf.TensorSpec((None, *INPUT_SHAPE), tf.float32)])
         self.predict_prepared(np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32))  # trace now, not on the first stroke
+
+    def _decline_rule(self) -> tuple[calibration.DeclineRule | None, calibration.ClassGaussians | None]:
+        """Return the card's decline rule and the Gaussians beside the model, or (None, None) if uncalibrated."""
+        section = self.calibration.get("decline")
+        if not section:
+            return None, None
+        path = calibration.ood_path(self.model_path)
+        if not path.exists():
+            raise model_lib.ModelFileError(f"{path}: missing; the card of {self.model_path.name} names it "
+                                           "(run `python -m digitlab calibrate` to write it again)")
+        if section.get("ood_sha256") not in (None, data.sha256(path)):
+            raise model_lib.ModelFileError(f"{path}: not the file the card of {self.model_path.name} was calibrated "
+                                           "with (run `python -m digitlab calibrate` again)")
+        return calibration.DeclineRule.from_dict(section), calibration.read_ood(path)
 
     def read(self, image) -> Reading:
         """Return the reading of one raw image (any size, polarity; see ``to_mnist``): its 28x28 version and probabilities.
@@ -66,17 +121,82 @@ class Predictor:
         mnist_image = preprocess.to_mnist(image)
         return Reading(mnist_image, self.predict_prepared(mnist_image))
 
+    def recognise(self, image) -> Recognition:
+        """Return the digit in one raw image (see ``to_mnist``), or why it declines to name one.
+
+        Declines, in this order: "blank" (``to_mnist`` finds no ink: any ValueError it raises),
+        "too small" (the ink spans less than the rule's ``min_extent`` of the image), "not a
+        digit" (its features lie far from every digit's, ``ClassGaussians``, or its logits'
+        energy is high) and "unsure between a and b" (the two most probable digits are close). An
+        uncalibrated model (no ``calibration`` in its card) declines only blank images.
+        """
+        try:
+            steps = preprocess.mnist_steps(image)
+        except ValueError as exc:  # no ink (or only noise, only a shadow: whatever to_mnist refuses)
+            blank = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32)
+            return Recognition(None, 0.0, np.zeros(NUM_CLASSES, np.float32), "blank", blank, detail=str(exc))
+        mnist_image = steps.result
+        top, bottom, left, right = steps.bbox
+        extent = max(bottom - top, right - left) / max(steps.ink.shape)
+        logits, features = self._raw_one(mnist_image)
+        probs = calibration.softmax(logits, self.temperature)
+        first, second = (int(d) for d in np.argsort(probs)[::-1][:2])
+        distance = float(self.gaussians.score(features)[0]) if self.gaussians is not None else float("nan")
+        reason, candidates = None, ()
+        if self.rule is not None:
+            energy = calibration.energy(logits[None])
+            reason = str(self.rule.reasons(distance, energy, probs[first] - probs[second], extent)[0]) or None
+            if reason == "unsure":
+                reason, candidates = f"unsure between {first} and {second}", (first, second)
+        return Recognition(None if reason else first, float(probs[first]), probs, reason, mnist_image, candidates,
+                           distance, float(extent))
+
     def predict(self, image) -> np.ndarray:
         """Return 10 probabilities for one raw image (any size, polarity; see ``to_mnist``)."""
         return self.read(image).probabilities
 
     def predict_prepared(self, mnist_image: np.ndarray) -> np.ndarray:
         """Return 10 probabilities for one image already in MNIST format (28, 28), uint8 or float in [0, 1]."""
-        x = preprocess.to_model_input(mnist_image)
-        return self._one(tf.constant(x)).numpy()[0]
+        return calibration.softmax(self._raw_one(mnist_image)[0], self.temperature)
 
     def predict_batch(self, x: np.ndarray) -> np.ndarray:
         """Return (N, 10) probabilities for MNIST-format images (N, 28, 28), uint8 or float in [0, 1]."""
+        return calibration.softmax(self.logits_and_features(x)[0], self.temperature)
+
+    def logits_and_features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the model's raw logits (N, 10) and classifier features (N, D) for MNIST-format images (N, 28, 28).
+
+        No temperature is applied: these are what ``calibration.calibrate`` fits to.
+        """
         x = preprocess.to_model_input(x)
-        out = [self._many(tf.constant(x[i:i + CHUNK])).numpy() for i in range(0, len(x), CHUNK)]
-        return np.concatenate(out) if out else np.zeros((0, NUM_CLASSES), np.float32)
+        out = [self._many(tf.constant(x[i:i + CHUNK])) for i in range(0, len(x), CHUNK)]
+        if not out:
+            width = self.model.layers[-1].input.shape[-1]
+            return np.zeros((0, NUM_CLASSES), np.float32), np.zeros((0, width), np.float32)
+        return np.concatenate([o[0].numpy() for o in out]), np.concatenate([o[1].numpy() for o in out])
+
+    def _raw_one(self, mnist_image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the logits (10,) and features (D,) of one MNIST-format image, by the traced single-image call."""
+        logits, features = self._one(tf.constant(preprocess.to_model_input(mnist_image)))
+        return logits.numpy()[0], features.numpy()[0]
+
+
+def _logits_and_features(model: keras.Model):
+    """Return ``f(x) -> (logits, features)`` for a model whose last layer is its classifier.
+
+    The features are what the last layer reads (for ``build_cnn``: the ``pool`` layer's
+    output, as dropout is off at inference). For a softmax ``Dense`` classifier the logits are
+    computed from its weights, exactly; otherwise they are the log-probabilities, which differ
+    by a constant per image (enough for a temperature, not for an energy score).
+    """
+    last = model.layers[-1]
+    body = keras.Model(model.inputs, last.input)
+    if isinstance(last, keras.layers.Dense) and last.activation is keras.activations.softmax:
+        def outputs(x):
+            features = body(x, training=False)
+            return tf.matmul(features, last.kernel) + (last.bias if last.use_bias else 0.0), features
+    else:
+        def outputs(x):
+            features = body(x, training=False)
+            return tf.math.log(tf.maximum(last(features, training=False), 1e-30)), features
+    return outputs

@@ -221,3 +221,88 @@ def test_train_command_saves_model_history_and_card(tmp_path, mnist_path):
     card = json.loads((tmp_path / "cli.card.json").read_text())
     assert card["recipe"] == "reference" and card["epochs"] == 2 and card["test_accuracy"] > 0.5
     assert (tmp_path / "cli.history.json").exists()
+
+
+# --- calibrated answers: predict's states and the calibrate command ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def non_digit_files(tmp_path_factory):
+    """A straight line and a dot drawn on the pad's canvas, saved as PNG files."""
+    from digitlab import strokes
+
+    folder = tmp_path_factory.mktemp("marks")
+    files = {}
+    for name, lines in {"line": [[(40.0, 140.0), (240.0, 150.0)]], "dot": [[(140.0, 140.0)]]}.items():
+        ink = strokes.rasterize([np.array(line) for line in lines], 280, 18.0)
+        files[name] = folder / f"{name}.png"
+        Image.fromarray(np.round(255 * (1 - ink)).astype(np.uint8)).save(files[name])
+    return files
+
+
+def test_predict_json_carries_digit_confidence_reason_and_declines_with_status_0(shipped_model, digit_files,
+                                                                                 non_digit_files):
+    good = next(iter(digit_files))
+    proc = run("predict", "--json", str(good), str(non_digit_files["line"]), str(non_digit_files["dot"]))
+    digit, line, dot = (json.loads(s) for s in proc.stdout.strip().splitlines())
+    assert set(digit) == {"file", "digit", "confidence", "reason", "probabilities"}
+    assert digit["digit"] == digit_files[good] and digit["reason"] is None
+    assert digit["confidence"] == pytest.approx(max(digit["probabilities"]), abs=1e-6)
+    assert (line["digit"], line["reason"]) == (None, "not a digit") and len(line["probabilities"]) == 10
+    assert (dot["digit"], dot["reason"]) == (None, "too small")
+    assert "null" in proc.stdout.splitlines()[1]  # JSON null, not "None"
+
+
+def test_predict_text_says_when_it_does_not_look_like_a_digit(shipped_model, non_digit_files):
+    proc = run("predict", str(non_digit_files["line"]))
+    assert proc.stdout.startswith(f"{non_digit_files['line']}: that doesn't look like a digit (not a digit)   (")
+    assert proc.returncode == 0 and proc.stderr == ""
+
+
+def test_calibrate_has_help_for_every_option():
+    test_every_option_has_help("calibrate")
+
+
+@pytest.fixture
+def untrained_model(tmp_path, fake_npz):
+    """An untrained small CNN in tmp whose card says it was trained on ``fake_npz``."""
+    from digitlab import data, model as model_lib
+
+    path = tmp_path / "models" / "tiny.keras"
+    card = {"model": "digitlab_cnn", "training_data": {"source_file": fake_npz.name, "sha256": data.sha256(fake_npz)},
+            "parameters": {"fraction": 1.0, "val_fraction": 0.1, "seed": 42}}
+    model_lib.save_model(model_lib.build_cnn(widths=(4, 8, 8)), path, card)
+    return path
+
+
+def test_calibrate_writes_the_card_and_statistics_and_leaves_the_model_bytes(untrained_model, fake_npz):
+    before = untrained_model.read_bytes()
+    card_before = json.loads(untrained_model.with_name("tiny.card.json").read_text())
+    proc = run("calibrate", "--model", str(untrained_model), "--data", str(fake_npz), "--no-pen")
+    assert proc.stdout.startswith(f"calibrated {untrained_model}: temperature ")
+    assert "the model file is unchanged" in proc.stdout
+    assert untrained_model.read_bytes() == before
+    card = json.loads(untrained_model.with_name("tiny.card.json").read_text())
+    section = card.pop("calibration")
+    assert card == card_before
+    assert {"temperature", "fitted_on", "ece_before", "ece_after", "decline"} <= set(section)
+    assert section["temperature"] > 0 and "MNIST validation split of mnist.npz" in section["fitted_on"]
+    assert {"max_distance", "max_energy", "min_gap", "min_extent"} <= set(section["decline"])
+    assert sorted(p.name for p in untrained_model.parent.iterdir()) == ["tiny.card.json", "tiny.keras", "tiny.ood.npz"]
+    proc = run("predict", "--json", "--model", str(untrained_model), str(fake_npz), check_ok=False)  # not an image
+    assert proc.returncode == 1 and "not an image file" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("calibrate", "--no-pen", "--temperature-on", "mnist+pen"), "--temperature-on mnist+pen needs the pen digits"),
+        (("calibrate", "--pen-data", "{missing}"), "pen digits file given by --pen-data does not exist: {missing}"),
+        (("calibrate", "--data", "{missing}", "--no-pen"), "MNIST file given by --data does not exist: {missing}"),
+        (("calibrate", "--model", "{notes}"), "{notes}: not a .keras model file"),
+    ],
+)
+def test_calibrate_bad_arguments_fail_before_tensorflow_is_imported(bad_paths, args, message, shipped_model):
+    proc, result = run_main(*(a.format(**bad_paths) for a in args))
+    assert result == {"status": 2, "loaded": []}
+    assert len(error_lines(proc)) == 1 and message.format(**bad_paths) in proc.stderr

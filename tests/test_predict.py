@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlab import model as model_lib, predict, preprocess
+from digitlab import calibration, data, model as model_lib, predict, preprocess, strokes
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +63,128 @@ def test_blank_drawing_says_no_ink(predictor):
 def test_missing_model_is_named(tmp_path):
     with pytest.raises(model_lib.ModelFileError, match="missing.keras"):
         predict.Predictor(tmp_path / "missing.keras")
+
+
+# --- calibrated outputs and recognise ---------------------------------------------------------------
+
+
+def canvas(lines, pen: float = 18.0) -> np.ndarray:
+    """The pad's 280x280 picture (dark ink on white) of ``lines`` in canvas pixels."""
+    return 1.0 - strokes.rasterize([np.asarray(line, float) for line in lines], 280, pen)
+
+
+def test_the_shipped_model_is_calibrated(predictor):
+    section = predictor.card["calibration"]
+    assert section["ece_after"] < section["ece_before"] and 0 < predictor.temperature != 1
+    assert section["model_sha256"] == data.sha256(predictor.model_path)
+    assert predictor.rule is not None and predictor.gaussians is not None
+
+
+def test_every_output_applies_the_cards_temperature(predictor, mnist):
+    x = mnist[1][0][:64]
+    logits, features = predictor.logits_and_features(x)
+    assert features.shape == (64, predictor.model.layers[-1].input.shape[-1])
+    expected = calibration.softmax(logits, predictor.temperature)
+    np.testing.assert_allclose(predictor.predict_batch(x), expected, atol=1e-5)
+    np.testing.assert_allclose(predictor.predict_prepared(x[0]), expected[0], atol=1e-5)
+    drawing = 255 - np.kron(x[0], np.ones((8, 8), np.uint8))
+    read, recognised = predictor.read(drawing), predictor.recognise(drawing)
+    np.testing.assert_allclose(read.probabilities, recognised.probabilities, atol=1e-6)
+    raw = model_lib.predict_proba(predictor.model, preprocess.to_model_input(x))
+    np.testing.assert_allclose(calibration.softmax(np.log(raw), predictor.temperature), expected, atol=1e-4)
+    assert not np.allclose(raw, expected, atol=1e-3)  # the temperature does change them
+
+
+def test_uncalibrated_predictor_gives_the_models_own_probabilities(mnist):
+    plain = predict.Predictor(calibrated=False)
+    x = mnist[1][0][:32]
+    own = model_lib.predict_proba(plain.model, preprocess.to_model_input(x))
+    np.testing.assert_allclose(plain.predict_batch(x), own, atol=1e-5)
+    assert plain.temperature == 1.0 and plain.rule is None
+    assert plain.recognise(canvas([[(140, 140)]])).reason is None  # without the card's rules only blanks are declined
+
+
+def test_recognise_reads_a_clean_digit(predictor, mnist):
+    drawing = 255 - np.kron(mnist[1][0][0], np.ones((10, 10), np.uint8))
+    r = predictor.recognise(drawing)
+    assert isinstance(r, predict.Recognition) and not r.declined and r.reason is None
+    assert r.digit == mnist[1][1][0] and r.confidence == pytest.approx(float(r.probabilities.max()))
+    assert r.confidence > 0.9
+    np.testing.assert_array_equal(r.mnist_image, preprocess.to_mnist(drawing))
+    assert r.distance < predictor.rule.max_distance and r.extent > 0.5 and r.candidates == ()
+
+
+def test_recognise_declines_a_blank_canvas(predictor):
+    r = predictor.recognise(np.ones((280, 280)))
+    assert (r.digit, r.reason, r.confidence) == (None, "blank", 0.0) and "no ink" in r.detail
+    assert not r.probabilities.any() and r.mnist_image.shape == (28, 28)
+
+
+def test_recognise_declines_a_dot_as_too_small(predictor):
+    r = predictor.recognise(canvas([[(140, 140)]]))
+    assert (r.digit, r.reason) == (None, "too small") and r.extent < predictor.rule.min_extent
+
+
+@pytest.mark.parametrize("line", [[(40, 140), (240, 150)], [(60, 100), (220, 160)]])
+def test_recognise_declines_a_straight_line(predictor, line):
+    r = predictor.recognise(canvas([line]))
+    assert (r.digit, r.reason) == (None, "not a digit")
+
+
+def test_recognise_declines_pure_noise(predictor):
+    noise = np.random.default_rng(0).uniform(size=(280, 280))
+    try:
+        preprocess.to_mnist(noise)
+    except ValueError:  # preprocess finds no ink in it: blank
+        expected = "blank"
+    else:
+        expected = "not a digit"
+    assert (predictor.recognise(noise).digit, predictor.recognise(noise).reason) == (None, expected)
+    # and noise that reaches the model is far from every digit, whatever preprocess does
+    noise = np.random.default_rng(1).uniform(size=(4, 28, 28)).astype(np.float32)
+    logits, features = predictor.logits_and_features(noise)
+    scores = calibration.Scores.of(logits, features, predictor.gaussians, predictor.temperature)
+    assert set(predictor.rule.reasons(scores.distance, scores.energy, scores.gap)) == {"not a digit"}
+
+
+def test_recognise_is_unsure_between_two_digits_where_a_4_turns_into_a_9(predictor, mnist):
+    (x, y) = mnist[1]
+    four, nine = x[np.flatnonzero(y == 4)[1]].astype(float), x[np.flatnonzero(y == 9)[2]].astype(float)
+
+    def blend(w):
+        return predictor.recognise((w * four + (1 - w) * nine).astype(np.uint8))
+
+    low, high = 0.0, 1.0  # a 9 at w = 0, a 4 at w = 1: find where the reading turns
+    assert blend(low).probabilities.argmax() == 9 and blend(high).probabilities.argmax() == 4
+    for _ in range(12):
+        mid = (low + high) / 2
+        low, high = (low, mid) if blend(mid).probabilities.argmax() == 4 else (mid, high)
+    r = blend(high)
+    assert r.digit is None and r.reason == "unsure between 4 and 9" and r.candidates == (4, 9)
+    assert r.confidence < 0.6
+
+
+def test_a_stale_ood_file_is_refused(tmp_path, shipped_model):
+    import shutil
+
+    for src in (shipped_model, model_lib.card_path(shipped_model)):
+        shutil.copy(src, tmp_path / src.name)
+    copy = tmp_path / shipped_model.name
+    with pytest.raises(model_lib.ModelFileError, match="ood.npz: missing"):
+        predict.Predictor(copy)
+    calibration.save_ood(calibration.ood_path(copy), calibration.ClassGaussians(np.zeros((10, 2)), np.eye(2)))
+    with pytest.raises(model_lib.ModelFileError, match="calibrate"):
+        predict.Predictor(copy)
+
+
+def test_recognise_costs_little_more_than_predict(predictor, mnist):
+    import time
+
+    drawings = [255 - np.kron(d, np.ones((10, 10), np.uint8)) for d in mnist[1][0][:60]]
+    times = {"predict": [], "recognise": []}
+    for d in drawings * 2:
+        for name in times:
+            start = time.perf_counter()
+            getattr(predictor, name)(d)
+            times[name].append(time.perf_counter() - start)
+    assert np.median(times["recognise"]) < 1.5 * np.median(times["predict"])

@@ -1,0 +1,429 @@
+"""Knowing when it doesn't know: temperature scaling, out-of-distribution scores, the decline rules.
+
+A model trained with label smoothing answers nearly everything "92% sure", so its confidence
+says little; and it reads anything, a dot or a letter A, as some digit. This module holds the
+maths and the files that fix both, for ``digitlab.predict.Predictor`` to apply:
+
+- ``fit_temperature`` finds the temperature T that makes ``softmax(logits / T)`` honest on
+  validation images (Guo et al. 2017: one number, the model's ranking unchanged);
+  ``ece`` measures it (15-bin expected calibration error of the top class).
+- ``ClassGaussians`` fits one Gaussian per digit with a shared covariance to the features the
+  classifier reads (its penultimate layer) on the training images, and scores an image by its
+  squared Mahalanobis distance to the nearest digit (Lee et al. 2018): far from every digit,
+  not a digit. ``energy`` and ``max_probability`` are the baselines it was compared with.
+- ``choose_decline`` picks the thresholds of the decline rules on real digits of the
+  validation data, so that at most ``MAX_DECLINED`` of them are declined; ``calibrate`` does all
+  of it for a model and returns the card's ``calibration`` section and the arrays for
+  ``NAME.ood.npz`` (``save_ood``), which the command ``python -m digitlab calibrate`` writes.
+
+This module needs numpy and scipy only, never TensorFlow: ``calibrate`` takes any object with
+``logits_and_features`` (``Predictor``), like ``pen.evaluate`` takes any batch predictor.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from scipy import optimize, special, stats
+
+from digitlab import config, data, metrics, pen
+from digitlab.config import NUM_CLASSES
+from digitlab.files import atomic_path, write_json_atomic
+
+__all__ = [
+    "N_BINS", "MAX_DECLINED", "MNIST_MAX_DECLINED", "MIN_EXTENT", "TEMPERATURE_BOUNDS",
+    "RawPredictor", "ClassGaussians", "DeclineRule", "Scores",
+    "softmax", "nll", "fit_temperature", "ece", "max_probability", "energy", "top_two_gap", "roc_auc",
+    "declined_at", "choose_decline", "ood_path", "ood_bytes", "save_ood", "read_ood",
+    "CalibrationData", "calibration_data", "calibrate", "write_calibration",
+]
+
+#: Bins of the expected calibration error (the issue's measure: 15 equal-width bins of the top class).
+N_BINS = 15
+#: Most real digits the decline rules may turn away, as a share (issue 11's target for pen input).
+MAX_DECLINED = 0.02
+#: Most MNIST validation digits they may turn away: reading MNIST's test set right (a decline
+#: counting as wrong) must stay >= 99.5% for a model that gets ~99.6% right before declining.
+MNIST_MAX_DECLINED = 0.001
+#: Ink whose longer side spans less than this share of the image's longer side is "too small":
+#: a tap of the pen, not a digit. Single dots of ``nondigits`` (dabs and taps, pens 10-28 px)
+#: span 0.04-0.13 of the pad's 280 px; real pen digits drawn that small with the pad's 18 px pen
+#: are blobs (read 64% right at 0.12 of the canvas, 88% at 0.16, 96% at 0.25).
+MIN_EXTENT = 0.15
+#: Range searched for the temperature.
+TEMPERATURE_BOUNDS = (0.05, 20.0)
+
+
+class RawPredictor(Protocol):
+    """Anything with ``logits_and_features((N, 28, 28)) -> ((N, 10), (N, D))``, like ``Predictor``."""
+
+    def logits_and_features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+# --- temperature ----------------------------------------------------------------------------
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Return ``softmax(logits / temperature)`` along the last axis, float32."""
+    return special.softmax(np.asarray(logits, np.float64) / temperature, axis=-1).astype(np.float32)
+
+
+def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
+    """Return the mean negative log-likelihood of ``labels`` under ``softmax(logits / temperature)``."""
+    z = np.asarray(logits, np.float64) / temperature
+    return float(np.mean(special.logsumexp(z, axis=1) - z[np.arange(len(z)), np.asarray(labels, int)]))
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Return the temperature that minimises the negative log-likelihood of ``labels`` (searched on log T).
+
+    ``logits`` may be log-probabilities: they differ from logits by a constant per image, which
+    a softmax ignores. Fit on validation images, never the test set.
+    """
+    logits, labels = np.asarray(logits, np.float64), np.asarray(labels, int)
+    if logits.ndim != 2 or len(logits) != len(labels) or len(labels) == 0:
+        raise ValueError(f"need (N, classes) logits and (N,) labels, got {logits.shape} and {labels.shape}")
+    low, high = np.log(TEMPERATURE_BOUNDS)
+    best = optimize.minimize_scalar(lambda t: nll(logits, labels, np.exp(t)), bounds=(low, high), method="bounded",
+                                    options={"xatol": 1e-5})
+    return float(np.exp(best.x))
+
+
+def ece(labels: np.ndarray, probabilities: np.ndarray, n_bins: int = N_BINS) -> float:
+    """Return the expected calibration error of the top class (``metrics.calibration_bins``, ``n_bins`` bins)."""
+    return metrics.calibration_bins(labels, probabilities, n_bins=n_bins)["ece"]
+
+
+# --- scores: higher means less like a digit -----------------------------------------------------
+
+
+def max_probability(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Return ``1 - max softmax(logits / T)`` per image: the baseline out-of-distribution score (Hendrycks, Gimpel)."""
+    return 1.0 - softmax(logits, temperature).max(axis=-1)
+
+
+def energy(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Return the energy ``-T logsumexp(logits / T)`` per image (Liu et al. 2020).
+
+    It needs the true logits: for log-probabilities it is always 0.
+    """
+    return -temperature * special.logsumexp(np.asarray(logits, np.float64) / temperature, axis=-1)
+
+
+def top_two_gap(probabilities: np.ndarray) -> np.ndarray:
+    """Return the gap between the two largest probabilities of each row (small: torn between two digits)."""
+    top2 = np.sort(np.asarray(probabilities), axis=-1)[..., -2:]
+    return top2[..., 1] - top2[..., 0]
+
+
+@dataclass(frozen=True, eq=False)
+class ClassGaussians:
+    """One Gaussian per digit over the classifier's features, sharing one covariance (its inverse kept)."""
+
+    means: np.ndarray
+    """(10, D) float32: each digit's mean feature vector."""
+    precision: np.ndarray
+    """(D, D) float32: the inverse of the shared (within-digit) covariance."""
+
+    @classmethod
+    def fit(cls, features: np.ndarray, labels: np.ndarray, *, shrinkage: float = 1e-3) -> ClassGaussians:
+        """Return the Gaussians fitted to training ``features`` (N, D) of ``labels`` (N,).
+
+        The covariance is shrunk towards its mean variance by ``shrinkage`` so it can be
+        inverted when some features never fire.
+        """
+        features, labels = np.asarray(features, np.float64), np.asarray(labels, int)
+        present = np.unique(labels)
+        if len(present) != NUM_CLASSES:
+            raise ValueError(f"every digit needs training features; got digits {present.tolist()}")
+        means = np.stack([features[labels == d].mean(axis=0) for d in range(NUM_CLASSES)])
+        centred = features - means[labels]
+        cov = centred.T @ centred / len(features)
+        cov = (1 - shrinkage) * cov + shrinkage * np.trace(cov) / len(cov) * np.eye(len(cov))
+        return cls(means.astype(np.float32), np.linalg.pinv(cov, hermitian=True).astype(np.float32))
+
+    def distances(self, features: np.ndarray) -> np.ndarray:
+        """Return (N, 10) squared Mahalanobis distances of ``features`` (N, D) or (D,) to each digit's mean."""
+        f = np.atleast_2d(np.asarray(features, np.float32))
+        diff = f[:, None, :] - self.means[None]  # (N, 10, D)
+        return np.einsum("ncd,de,nce->nc", diff, self.precision, diff, optimize=True)
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        """Return (N,) the squared Mahalanobis distance to the nearest digit: the out-of-distribution score."""
+        return self.distances(features).min(axis=1)
+
+
+def roc_auc(digit_scores: np.ndarray, other_scores: np.ndarray) -> float:
+    """Return the ROC AUC of telling ``other_scores`` (non-digits, higher) from ``digit_scores`` (ties count half)."""
+    a, b = np.asarray(digit_scores, np.float64), np.asarray(other_scores, np.float64)
+    ranks = stats.rankdata(np.concatenate([a, b]))
+    return float((ranks[len(a):].sum() - len(b) * (len(b) + 1) / 2) / (len(a) * len(b)))
+
+
+def declined_at(digit_scores: np.ndarray, other_scores: np.ndarray, share: float) -> float:
+    """Return the share of ``other_scores`` declined by the threshold that declines ``share`` of ``digit_scores``."""
+    threshold = np.quantile(np.asarray(digit_scores, np.float64), 1 - share)
+    return float(np.mean(np.asarray(other_scores) > threshold))
+
+
+# --- the decline rules ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeclineRule:
+    """When ``Predictor.recognise`` declines to name a digit in an image that has ink.
+
+    In order: ink spanning less than ``min_extent`` of the image is "too small"; a Mahalanobis
+    distance above ``max_distance`` or an energy above ``max_energy`` is "not a digit"; a
+    calibrated top-two gap below ``min_gap`` is "unsure" (between the two digits).
+    """
+
+    max_distance: float
+    max_energy: float
+    min_gap: float
+    min_extent: float = MIN_EXTENT
+
+    def reasons(self, distance, energy, gap, extent=None) -> np.ndarray:
+        """Return (N,) why each image is declined ("" where it is not): "too small", "not a digit" or "unsure"."""
+        distance, energy, gap = (np.atleast_1d(np.asarray(a, np.float64)) for a in (distance, energy, gap))
+        small = np.zeros(distance.shape, bool) if extent is None else np.atleast_1d(extent) < self.min_extent
+        far = (distance > self.max_distance) | (energy > self.max_energy)
+        return np.select([small, far, gap < self.min_gap], ["too small", "not a digit", "unsure"], "")
+
+    def to_dict(self) -> dict:
+        """Return the rule's thresholds as the card stores them."""
+        return {k: float(getattr(self, k)) for k in ("max_distance", "max_energy", "min_gap", "min_extent")}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DeclineRule:
+        """Return the rule stored in a card by ``to_dict``."""
+        return cls(float(d["max_distance"]), float(d["max_energy"]), float(d["min_gap"]),
+                   float(d.get("min_extent", MIN_EXTENT)))
+
+
+@dataclass(frozen=True, eq=False)
+class Scores:
+    """The three per-image scores the decline rule thresholds, for one set of images."""
+
+    distance: np.ndarray
+    """(N,) squared Mahalanobis distance to the nearest digit (``ClassGaussians.score``)."""
+    energy: np.ndarray
+    """(N,) energy of the raw logits (``energy``)."""
+    gap: np.ndarray
+    """(N,) calibrated top-two gap (``top_two_gap``)."""
+
+    @classmethod
+    def of(cls, logits: np.ndarray, features: np.ndarray, gaussians: ClassGaussians, temperature: float) -> Scores:
+        """Return the scores of images with these raw ``logits`` and ``features``."""
+        return cls(gaussians.score(features), energy(logits), top_two_gap(softmax(logits, temperature)))
+
+    def declined(self, rule: DeclineRule) -> np.ndarray:
+        """Return (N,) bool: which images ``rule`` declines (never as "too small": the extent is not known here)."""
+        return rule.reasons(self.distance, self.energy, self.gap) != ""
+
+
+def choose_decline(
+    validation: dict[str, Scores], budgets: dict[str, float], *, min_extent: float = MIN_EXTENT
+) -> DeclineRule:
+    """Return the rule that declines the most while declining at most ``budgets[name]`` of each set of real digits.
+
+    ``validation`` holds the scores of real digits from validation data (e.g. ``{"mnist": ...,
+    "pen": ...}``). All three thresholds sit at one common quantile ``q`` of the pooled
+    scores (the top ``q`` of distances and energies, the bottom ``q`` of gaps); ``q`` is the
+    largest for which every set stays within its budget (bisection: declines grow with ``q``).
+    """
+    if set(validation) != set(budgets):
+        raise ValueError(f"validation and budgets must name the same sets, got {sorted(validation)} "
+                         f"and {sorted(budgets)}")
+    pooled = {k: np.concatenate([getattr(s, k) for s in validation.values()]) for k in ("distance", "energy", "gap")}
+
+    def rule_at(q: float) -> DeclineRule:
+        return DeclineRule(float(np.quantile(pooled["distance"], 1 - q)), float(np.quantile(pooled["energy"], 1 - q)),
+                           float(np.quantile(pooled["gap"], q)), min_extent)
+
+    def fits(q: float) -> bool:
+        rule = rule_at(q)
+        return all(np.mean(validation[k].declined(rule)) <= budgets[k] for k in budgets)
+
+    low, high = 0.0, max(budgets.values())
+    for _ in range(40):
+        mid = (low + high) / 2
+        low, high = (mid, high) if fits(mid) else (low, mid)
+    return rule_at(low)
+
+
+# --- the file beside the model ------------------------------------------------------------------
+
+
+def ood_path(model_path: str | os.PathLike) -> Path:
+    """Return the path of the out-of-distribution statistics beside ``model_path`` (``NAME.ood.npz``)."""
+    p = Path(model_path)
+    return p.with_name(p.stem + ".ood.npz")
+
+
+def ood_bytes(gaussians: ClassGaussians) -> bytes:
+    """Return the contents of ``NAME.ood.npz`` for ``gaussians``: an npz of ``means`` and ``precision``."""
+    buffer = io.BytesIO()
+    np.savez(buffer, means=gaussians.means, precision=gaussians.precision)
+    return buffer.getvalue()
+
+
+def save_ood(path: str | os.PathLike, gaussians: ClassGaussians) -> Path:
+    """Return ``path`` after writing the Gaussians' means and precision there atomically (temp file, rename)."""
+    path = Path(path)
+    content = ood_bytes(gaussians)
+    with atomic_path(path, suffix=".npz") as tmp:
+        tmp.write_bytes(content)
+    return path
+
+
+def read_ood(path: str | os.PathLike) -> ClassGaussians:
+    """Return the Gaussians stored at ``path`` by ``save_ood``; ValueError naming the file if it is unusable."""
+    path = Path(path)
+    try:
+        with np.load(path) as z:
+            means, precision = z["means"], z["precision"]
+    except (OSError, KeyError, ValueError) as exc:
+        raise ValueError(f"{path}: not a digitlab out-of-distribution file ({type(exc).__name__}: {exc})") from exc
+    if means.ndim != 2 or means.shape[0] != NUM_CLASSES or precision.shape != (means.shape[1],) * 2:
+        raise ValueError(f"{path}: means {means.shape} and precision {precision.shape} do not fit together")
+    return ClassGaussians(means, precision)
+
+
+# --- calibrating a model ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class CalibrationData:
+    """The images a model is calibrated with: its own training and validation split, and real pen digits.
+
+    Never its test images: ``mnist_test`` is there only to report the test set's ECE.
+    """
+
+    source: Path
+    train: tuple[np.ndarray, np.ndarray]
+    """MNIST training images and labels of the model's own split: what the Gaussians are fitted to."""
+    validation: tuple[np.ndarray, np.ndarray]
+    """MNIST validation images and labels of the model's own split: the temperature and thresholds."""
+    mnist_test: tuple[np.ndarray, np.ndarray]
+    pen_validation: tuple[np.ndarray, np.ndarray] | None = None
+    """Real pen digits of ``pen.split_by_writer``'s validation writers drawn as the pad draws, or None."""
+    pen_writers: tuple[int, ...] = ()
+
+
+def calibration_data(
+    card: dict, data_path: str | os.PathLike | None = None, *, pen_path: str | os.PathLike | None = None,
+    use_pen: bool = True,
+) -> CalibrationData:
+    """Return the model's own data split again from its ``card``, from its MNIST file found by ``data.find_mnist``.
+
+    The file must be the one the card names (same SHA-256): another file would put training
+    images into the validation split. The split repeats ``train.prepare_data`` (``fraction``,
+    ``val_fraction`` and ``seed`` from the card's parameters). With ``use_pen`` the validation
+    writers' pen digits are drawn at the pad's pen (``pen.prepare``; the file found by
+    ``pen.find_pen_digits(pen_path)``).
+    """
+    trained_on, params = card.get("training_data", {}), card.get("parameters", {})
+    if "sha256" not in trained_on or "val_fraction" not in params or "seed" not in params:
+        raise ValueError("the model card does not say what the model was trained on (training_data.sha256, "
+                         "parameters.val_fraction and seed); only models saved by `digitlab train` can be calibrated")
+    source = data.find_mnist(data_path)
+    if data.sha256(source) != trained_on["sha256"]:
+        raise ValueError(f"{source} is not the file the model was trained on ({trained_on.get('source_file')}, "
+                         f"SHA-256 {trained_on['sha256'][:12]}...): pass that file with --data")
+    (x_all, y_all), test = data.load_mnist(source)
+    x_all, y_all = data.subset(x_all, y_all, params.get("fraction", 1.0), seed=params["seed"])
+    train, val = data.train_val_split(x_all, y_all, val_fraction=params["val_fraction"], seed=params["seed"])
+    pen_val, writers = None, ()
+    if use_pen:
+        _, val_digits, _ = pen.split_by_writer(pen.load_pen_digits(pen_path), seed=config.SEED)
+        pen_val = (pen.prepare(val_digits, pen_width=pen.PEN_WIDTH), val_digits.labels)
+        writers = tuple(int(w) for w in np.unique(val_digits.writers))
+    return CalibrationData(source, train, val, test, pen_val, writers)
+
+
+def calibrate(predictor: RawPredictor, sets: CalibrationData, *, temperature_on: tuple[str, ...] = ("mnist",),
+              budgets: dict[str, float] | None = None) -> tuple[dict, ClassGaussians]:
+    """Return the card's ``calibration`` section and the Gaussians for ``NAME.ood.npz``, fitted on ``sets``.
+
+    The temperature is fitted on the validation images of ``temperature_on`` ("mnist", and
+    "pen" for a mix with the pen validation writers); the Gaussians on the training images'
+    features; the decline thresholds by ``choose_decline`` on the validation sets, within
+    ``budgets`` (default: ``MNIST_MAX_DECLINED`` of MNIST's, ``MAX_DECLINED`` of the pen digits).
+    """
+    raw = {"mnist": predictor.logits_and_features(sets.validation[0])}
+    labels = {"mnist": np.asarray(sets.validation[1])}
+    if sets.pen_validation is not None:
+        raw["pen"] = predictor.logits_and_features(sets.pen_validation[0])
+        labels["pen"] = np.asarray(sets.pen_validation[1])
+    missing = set(temperature_on) - set(raw)
+    if missing or not temperature_on:
+        raise ValueError(f"cannot fit the temperature on {sorted(temperature_on)}: validation sets are {sorted(raw)}")
+    temperature = fit_temperature(np.concatenate([raw[k][0] for k in temperature_on]),
+                                  np.concatenate([labels[k] for k in temperature_on]))
+    gaussians = ClassGaussians.fit(predictor.logits_and_features(sets.train[0])[1], sets.train[1])
+    scores = {k: Scores.of(*raw[k], gaussians, temperature) for k in raw}
+    budgets = budgets or {"mnist": MNIST_MAX_DECLINED, "pen": MAX_DECLINED}
+    rule = choose_decline(scores, {k: budgets[k] for k in scores})
+    test_logits = predictor.logits_and_features(sets.mnist_test[0])[0]
+
+    def ece_pair(logits, y):
+        return {"ece_before": ece(y, softmax(logits)), "ece_after": ece(y, softmax(logits, temperature))}
+
+    validation = {k: {"images": int(len(labels[k])), "accuracy": float(np.mean(raw[k][0].argmax(1) == labels[k])),
+                      **ece_pair(raw[k][0], labels[k]), "declined": float(np.mean(scores[k].declined(rule)))}
+                  for k in raw}
+    if "pen" in validation:
+        validation["pen"].update(writers=list(sets.pen_writers), pen_width=pen.PEN_WIDTH)
+    names = {"mnist": f"MNIST validation split of {sets.source.name} ({len(labels['mnist'])} images)",
+             "pen": f"real pen digits of the {len(sets.pen_writers)} validation writers "
+                    f"({len(labels.get('pen', ()))} images)"}
+    section = {
+        "temperature": temperature,
+        "fitted_on": " + ".join(names[k] for k in temperature_on),
+        "ece_before": validation["mnist"]["ece_before"],
+        "ece_after": validation["mnist"]["ece_after"],
+        "ece_bins": N_BINS,
+        "validation": validation,
+        "test": {"mnist": {"images": int(len(test_logits)), **ece_pair(test_logits, sets.mnist_test[1]),
+                           "note": "reported only; nothing is fitted on the test set"}},
+        "decline": {
+            **rule.to_dict(),
+            "budgets": {k: budgets[k] for k in scores},
+            "scores": "not a digit: squared Mahalanobis distance of the classifier's features to the nearest "
+                      "digit (Gaussians per digit, shared covariance) or energy of the logits; "
+                      "unsure: calibrated top-two gap",
+            "gaussians_fitted_on": f"MNIST training split of {sets.source.name} ({len(sets.train[1])} images)",
+            "feature_size": int(gaussians.means.shape[1]),
+        },
+    }
+    return section, gaussians
+
+
+def write_calibration(model_path: str | os.PathLike, section: dict, gaussians: ClassGaussians) -> Path:
+    """Return the card's path after storing ``section`` in it and the Gaussians beside the model, each atomically.
+
+    Everything is prepared first (the card is serialised, so a bad value fails before any
+    file is touched); then ``NAME.ood.npz`` is written and the card, which names its SHA-256
+    and the model file's, last. The model file is only read.
+    """
+    from digitlab import model as model_lib  # TensorFlow: loaded only when a card is written
+
+    model_path = Path(model_path)
+    content, target = ood_bytes(gaussians), ood_path(model_path)
+    section = {**section, "decline": {**section["decline"], "ood_file": target.name,
+                                      "ood_sha256": hashlib.sha256(content).hexdigest()},
+               "model_sha256": data.sha256(model_path),
+               "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    card = {**model_lib.read_card(model_path), "calibration": section}
+    json.dumps(card)  # raises before anything is written if the card cannot be stored
+    with atomic_path(target, suffix=".npz") as tmp:
+        tmp.write_bytes(content)
+    return write_json_atomic(model_lib.card_path(model_path), card)
