@@ -9,15 +9,20 @@ maths and the files that fix both, for ``digitlab.predict.Predictor`` to apply:
   ``ece`` measures it (15-bin expected calibration error of the top class).
 - ``ClassGaussians`` fits one Gaussian per digit with a shared covariance to the features the
   classifier reads (its penultimate layer) on the training images, and scores an image by its
-  squared Mahalanobis distance to the nearest digit (Lee et al. 2018): far from every digit,
-  not a digit. ``energy`` and ``max_probability`` are the baselines it was compared with.
-- ``choose_decline`` picks the thresholds of the decline rules on real digits of the
-  validation data, so that at most ``MAX_DECLINED`` of them are declined; ``calibrate`` does all
-  of it for a model and returns the card's ``calibration`` section and the arrays for
-  ``NAME.ood.npz`` (``save_ood``), which the command ``python -m digitlab calibrate`` writes.
+  squared Mahalanobis distance to the nearest digit (Lee et al. 2018); ``energy`` (Liu et al.
+  2020) scores the logits. An image far from every digit by either is "not a digit"; a small
+  calibrated gap between the two most probable digits (``top_two_gap``) is "unsure".
+  Compared on hand-drawn non-digits of ``nondigits``' tune part at the operating point,
+  Mahalanobis or energy declined more of them than either alone or the maximum probability.
+- ``choose_decline`` picks the thresholds on real digits of the validation data, so that at
+  most ``MNIST_MAX_DECLINED`` of MNIST's and ``MAX_DECLINED`` of the pen digits are declined;
+  ``calibrate`` does all of it for a model and returns the card's ``calibration`` section and
+  the Gaussians for ``NAME.ood.npz``; ``write_calibration`` stores both (the command
+  ``python -m digitlab calibrate``).
 
-This module needs numpy and scipy only, never TensorFlow: ``calibrate`` takes any object with
-``logits_and_features`` (``Predictor``), like ``pen.evaluate`` takes any batch predictor.
+This module needs numpy and scipy only, not TensorFlow (``write_calibration`` alone imports
+``digitlab.model`` for the card): ``calibrate`` takes any object with ``logits_and_features``
+(``Predictor``), as ``pen.evaluate`` takes any batch predictor.
 """
 from __future__ import annotations
 
@@ -53,9 +58,9 @@ MAX_DECLINED = 0.02
 #: counting as wrong) must stay >= 99.5% for a model that gets ~99.6% right before declining.
 MNIST_MAX_DECLINED = 0.001
 #: Ink whose longer side spans less than this share of the image's longer side is "too small":
-#: a tap of the pen, not a digit. Single dots of ``nondigits`` (dabs and taps, pens 10-28 px)
-#: span 0.04-0.13 of the pad's 280 px; real pen digits drawn that small with the pad's 18 px pen
-#: are blobs (read 64% right at 0.12 of the canvas, 88% at 0.16, 96% at 0.25).
+#: a tap of the pen, not a digit. The dabs of ``nondigits``' tune part (pens 10-28 px) span
+#: 0.05-0.13 of the pad's 280 px; pen digits of the validation writers drawn that small with the
+#: pad's 18 px pen are blobs (read 64% right at 0.12 of the canvas, 88% at 0.16, 96% at 0.25).
 MIN_EXTENT = 0.15
 #: Range searched for the temperature.
 TEMPERATURE_BOUNDS = (0.05, 20.0)
