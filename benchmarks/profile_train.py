@@ -13,12 +13,17 @@ image (all threads of the process). On a busy machine the wall figure says how m
 process happened to get; the CPU figure barely moves, so the speed-ups are quoted from it.
 Thread settings need a fresh process each: section g runs child processes, also interleaved.
 Results go to ``benchmarks/out/`` (git-ignored): ``profile_train.json``/``.md``, and
-``train_*.json``/``.md`` for trainings. The load average is recorded with every number.
+``train_*.json``/``.md`` for trainings. The load average and digitlab's git commit are recorded.
 
-Today's recipe ("current") is the one of git 704a7f2: build_cnn's network with keras's
-BatchNormalization and block 3 at 7x7, 30 epochs, batch 128, AdamW 2e-3, per-epoch warm-up +
-cosine, augment_batch in the tf.data pipeline. digitlab's own build_cnn and augment_batch are
-used while they still are that recipe; otherwise the copies in this file are (see "sources").
+Every network, the augmentation, the compilation and the schedules are digitlab's own. The
+yardstick ("current") is digitlab's first recipe: ``model.build_cnn(block3_stride=1,
+fused_norm=False)`` (Keras's BatchNormalization, block 3 at 7x7), 30 epochs, batch 128, AdamW
+2e-3 (``train.compile_for``), per-epoch warm-up + cosine (``train.cosine_schedule``),
+``train.augment_batch`` with ``train.Augmentation()`` in the tf.data pipeline. "fast" is
+digitlab's recipe now: ``model.build_cnn()`` (block 3 strided, FusedBatchNormalization),
+``train.step_schedule``, 24 epochs. The other architectures are experiments (see ARCHS); the
+alternative augmentations share ``train.random_affine`` and ``train.change_pen`` with
+``augment_batch`` and differ only in how they warp.
 
 Sections:
   a  full current recipe (augmented tf.data pipeline + model step)
@@ -39,6 +44,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import functools
 import json
 import math
 import os
@@ -49,13 +55,24 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable, Iterable, NamedTuple
+
+from digitlab import model as model_lib, preprocess, train as train_lib  # first: keeps TensorFlow's start-up quiet
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from keras import layers  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 OUT_DIR = HERE / "out"
 SECTIONS = "abcdefghivr"
+BATCH = 128  # the recipe's batch size
+RANGES = train_lib.Augmentation()  # the recipe's augmentation ranges
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Return the command line: ``profile`` (the default) or ``train``, and their options."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 2)[2])
     p.add_argument("command", nargs="?", default="profile", choices=("profile", "train"),
@@ -85,122 +102,51 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Return the exit status of the profile or the trainings the command line asks for."""
     args = build_parser().parse_args(argv)
-    try:  # digitlab's loader keeps TensorFlow's native start-up lines quiet
-        from digitlab.backend import tensorflow as load_tensorflow
-        tf = load_tensorflow()
-    except ImportError:
-        import tensorflow as tf
     # thread settings only take effect before TensorFlow's runtime starts: set them before anything runs
     if args.intra is not None:
         tf.config.threading.set_intra_op_parallelism_threads(args.intra)
         tf.config.threading.set_inter_op_parallelism_threads(args.inter)
-    global keras, np
-    import keras
-    import numpy as np
     if args.command == "train":
         return run_train(args)
     return run_profile(args)
 
 
-# --- what is imported from digitlab, with copies of today's code as fallbacks -------------------------------
-#
-# digitlab.train and digitlab.model change under this script (build_cnn uncompiled, train.Augmentation(),
-# build_cnn's new defaults); it uses what still is today's recipe, copies otherwise, and records which.
+# --- augmentation: digitlab's, and the same random maps warped another way --------------------------------------
 
-#: Today's augmentation ranges (train.AUGMENT at git 704a7f2).
-AUGMENT = {"rotation": 12.0, "scale": (0.85, 1.12), "shear": 0.25, "shift": 2.5, "pen": 0.5}
-SOURCES: dict[str, str] = {}
+def recipe_augment(images: tf.Tensor) -> tf.Tensor:
+    """Return the recipe's augmentation of a batch: ``train.augment_batch`` with ``train.Augmentation()``."""
+    return train_lib.augment_batch(images, ranges=RANGES)
 
 
-def augment_ranges() -> dict:
-    """Return the recipe's augmentation ranges as a dict, from train.Augmentation(), train.AUGMENT or the copy."""
-    try:
-        from digitlab import train
-        if hasattr(train, "Augmentation"):
-            aug = train.Augmentation()
-            d = dataclasses.asdict(aug) if dataclasses.is_dataclass(aug) else dict(vars(aug))
-            ranges = {k: d.get(k, v) for k, v in AUGMENT.items()}
-            ranges["scale"] = tuple(ranges["scale"])
-            SOURCES["augment_ranges"] = "digitlab.train.Augmentation()"
-            return ranges
-        if hasattr(train, "AUGMENT"):
-            SOURCES["augment_ranges"] = "digitlab.train.AUGMENT"
-            return dict(train.AUGMENT)
-    except Exception as exc:  # noqa: BLE001 - a half-refactored module must not stop the profile
-        SOURCES["augment_ranges_error"] = f"{type(exc).__name__}: {exc}"
-    SOURCES["augment_ranges"] = "copy in profile_train.py"
-    return dict(AUGMENT)
+def augment_raw(images: tf.Tensor) -> tf.Tensor:
+    """Return the recipe's augmentation with the warp called as ``tf.raw_ops.ImageProjectiveTransformV3`` directly."""
+    return _augment_with(_warp_raw, images)
 
 
-def recipe_augment():
-    """Return today's ``augment_batch(images)`` from digitlab.train if it has one, else the copy below."""
-    try:
-        from digitlab import train
-        fn = train.augment_batch
-        import tensorflow as tf
-        fn(tf.zeros((2, 28, 28, 1)))  # the new signature may differ; it must take a batch and nothing else
-        SOURCES["augment_batch"] = "digitlab.train.augment_batch"
-        return fn
-    except Exception as exc:  # noqa: BLE001
-        SOURCES["augment_batch_error"] = f"{type(exc).__name__}: {exc}"
-    SOURCES["augment_batch"] = "copy in profile_train.py"
-    ranges = augment_ranges()
-    return lambda images: augment_keras(images, ranges)
+def augment_gather(images: tf.Tensor) -> tf.Tensor:
+    """Return the recipe's augmentation with the bilinear warp written as four gathers (XLA compiles it; the op not)."""
+    return _augment_with(_warp_gather, images)
 
 
-def _affine_params(b, ranges, seed=None):
-    """Return the random inverse affine maps (B, 8) and pen draws (B,) of today's augmentation."""
-    import tensorflow as tf
-    rnd = tf.random.uniform((b, 6), seed=seed)
-    angle = (rnd[:, 0] * 2 - 1) * ranges["rotation"] * math.pi / 180
-    scale = ranges["scale"][0] + rnd[:, 1] * (ranges["scale"][1] - ranges["scale"][0])
-    shear = (rnd[:, 2] * 2 - 1) * ranges["shear"]
-    tx, ty = [(r * 2 - 1) * ranges["shift"] for r in (rnd[:, 3], rnd[:, 4])]
-    cos, sin = tf.cos(angle), tf.sin(angle)
-    a00, a01, a10, a11 = scale * cos, scale * (cos * shear - sin), scale * sin, scale * (sin * shear + cos)
-    det = a00 * a11 - a01 * a10
-    m00, m01, m10, m11 = a11 / det, -a01 / det, -a10 / det, a00 / det
-    c = 13.5
-    ox = c - (m00 * (c + tx) + m01 * (c + ty))
-    oy = c - (m10 * (c + tx) + m11 * (c + ty))
-    zeros = tf.zeros_like(angle)
-    return tf.stack([m00, m01, ox, m10, m11, oy, zeros, zeros], axis=1), rnd[:, 5]
+def _augment_with(warp: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], images: tf.Tensor) -> tf.Tensor:
+    """Return ``images`` augmented as ``augment_batch`` does (its random maps and pen change), warped by ``warp``."""
+    transforms, pen_draws = train_lib.random_affine(tf.shape(images)[0], ranges=RANGES)
+    return train_lib.change_pen(warp(images, transforms), pen_draws, share=RANGES.pen)
 
 
-def _pen(warped, pen, ranges):
-    import tensorflow as tf
-    thick = tf.nn.max_pool2d(warped, 2, 1, "SAME")
-    thin = -tf.nn.max_pool2d(-warped, 2, 1, "SAME")
-    p = ranges["pen"] / 2
-    pen = pen[:, None, None, None]
-    return tf.clip_by_value(tf.where(pen < p, thick, tf.where(pen > 1 - p, thin, warped)), 0.0, 1.0)
-
-
-def augment_keras(images, ranges):
-    """Today's augment_batch (git 704a7f2): keras.ops.image.affine_transform, then pen width."""
-    import tensorflow as tf
-    transform, pen = _affine_params(tf.shape(images)[0], ranges)
-    warped = keras.ops.image.affine_transform(images, transform, interpolation="bilinear", fill_mode="constant")
-    return _pen(warped, pen, ranges)
-
-
-def augment_raw(images, ranges):
-    """The same augmentation calling tf.raw_ops.ImageProjectiveTransformV3 directly."""
-    import tensorflow as tf
-    transform, pen = _affine_params(tf.shape(images)[0], ranges)
-    warped = tf.raw_ops.ImageProjectiveTransformV3(
-        images=images, transforms=transform, output_shape=tf.constant([28, 28]), fill_value=0.0,
+def _warp_raw(images: tf.Tensor, transforms: tf.Tensor) -> tf.Tensor:
+    """Return ``images`` warped bilinearly by ``transforms`` (B, 8) with the raw op, zeros outside."""
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=transforms, output_shape=tf.constant([28, 28]), fill_value=0.0,
         interpolation="BILINEAR", fill_mode="CONSTANT")
-    return _pen(warped, pen, ranges)
 
 
-def augment_gather(images, ranges):
-    """The same augmentation with the bilinear warp written as four gathers (XLA can compile it; the op can't)."""
-    import tensorflow as tf
+def _warp_gather(images: tf.Tensor, t: tf.Tensor) -> tf.Tensor:
+    """Return ``images`` (B, 28, 28, 1) warped bilinearly by ``t`` (B, 8) as four gathers, zeros outside."""
     b = tf.shape(images)[0]
-    t, pen = _affine_params(b, ranges)
     grid = tf.range(28, dtype=tf.float32)
     gx, gy = tf.reshape(tf.tile(grid[None, :], [28, 1]), [1, -1]), tf.reshape(tf.tile(grid[:, None], [1, 28]), [1, -1])
     x = t[:, 0:1] * gx + t[:, 1:2] * gy + t[:, 2:3]  # (B, 784) source column of each output pixel
@@ -209,176 +155,138 @@ def augment_gather(images, ranges):
     wx, wy = x - x0, y - y0
     padded = tf.reshape(tf.pad(images[..., 0], [[0, 0], [1, 1], [1, 1]]), [b, 900])  # zero border = fill value
 
-    def at(yy, xx):  # reads outside the image land on the zero border
+    def at(yy: tf.Tensor, xx: tf.Tensor) -> tf.Tensor:  # reads outside the image land on the zero border
         yi = tf.cast(tf.clip_by_value(yy, -1.0, 28.0), tf.int32) + 1
         xi = tf.cast(tf.clip_by_value(xx, -1.0, 28.0), tf.int32) + 1
         return tf.gather(padded, yi * 30 + xi, batch_dims=1)
 
     warped = ((1 - wy) * ((1 - wx) * at(y0, x0) + wx * at(y0, x0 + 1))
               + wy * ((1 - wx) * at(y0 + 1, x0) + wx * at(y0 + 1, x0 + 1)))
-    return _pen(tf.reshape(warped, [b, 28, 28, 1]), pen, ranges)
+    return tf.reshape(warped, [b, 28, 28, 1])
 
 
-def load_data(path, seed, val_fraction, fraction=1.0):
-    """Return (x_tr, y_tr), (x_val, y_val), (x_test, y_test), source: images float32 (N, 28, 28, 1) in [0, 1]."""
-    from digitlab import data
-    source = data.find_mnist(path)
-    (x, y), (x_test, y_test) = data.load_mnist(source)
-    x, y = data.subset(x, y, fraction, seed=seed)
-    (x_tr, y_tr), (x_val, y_val) = data.train_val_split(x, y, val_fraction=val_fraction, seed=seed)
-    norm = lambda a: (a.astype(np.float32) / 255.0)[..., None]  # noqa: E731 - preprocess.to_model_input
-    return (norm(x_tr), y_tr), (norm(x_val), y_val), (norm(x_test), y_test), source
+# --- data ------------------------------------------------------------------------------------------------------
+
+def load_data(path: Path | None, seed: int, val_fraction: float, fraction: float = 1.0) -> tuple:
+    """Return (x_tr, y_tr), (x_val, y_val), (x_test, y_test), source as ``train.prepare_data`` splits them, images model-ready."""
+    s = train_lib.prepare_data(path, fraction=fraction, val_fraction=val_fraction, seed=seed)
+    ready = preprocess.to_model_input
+    return (ready(s.x_train), s.y_train), (ready(s.x_val), s.y_val), (ready(s.x_test), s.y_test), s.source
 
 
-def make_dataset(x, y, *, batch_size, augment=None, shuffle=False, seed=42, repeat=False, cached=False):
-    """Return today's tf.data pipeline (slices, shuffle, batch, map(augment), prefetch) or a faster variant.
+def one_hot(y: np.ndarray) -> np.ndarray:
+    """Return the labels ``y`` (N,) as float32 one-hot rows (N, 10)."""
+    return np.eye(10, dtype=np.float32)[y]
 
-    ``cached=True`` keeps the whole (normalised) set as two tensors and gathers shuffled batches by
-    index instead of shuffling 28x28 elements one by one.
+
+def make_dataset(
+    x: np.ndarray, y: np.ndarray, *, batch_size: int, augment: Callable[[tf.Tensor], tf.Tensor] | None = None,
+    shuffle: bool = False, seed: int = 42, repeat: bool = False, cached: bool = False,
+) -> tf.data.Dataset:
+    """Return the recipe's tf.data pipeline (slices, shuffle, batch, map(augment), prefetch) or a faster variant.
+
+    ``augment`` is any batch function; ``repeat`` makes it endless, for a fixed number of timed
+    steps. ``cached=True`` keeps the whole (normalised) set as two tensors and gathers shuffled
+    batches by index instead of shuffling 28x28 elements one by one.
     """
-    import tensorflow as tf
-    y1 = np.eye(10, dtype=np.float32)[y]
     if cached:
-        xs, ys = tf.constant(x), tf.constant(y1)
-        n = len(y)
-        idx = tf.data.Dataset.range(n)
-        if shuffle:
-            idx = idx.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-        if repeat:
-            idx = idx.repeat()
+        xs, ys = tf.constant(x), tf.constant(one_hot(y))
+        idx = tf.data.Dataset.range(len(y))
+        idx = idx.shuffle(len(y), seed=seed, reshuffle_each_iteration=True) if shuffle else idx
+        idx = idx.repeat() if repeat else idx
         ds = idx.batch(batch_size).map(lambda i: (tf.gather(xs, i), tf.gather(ys, i)))
     else:
-        ds = tf.data.Dataset.from_tensor_slices((x, y1))
-        if shuffle:
-            ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
-        if repeat:
-            ds = ds.repeat()
-        ds = ds.batch(batch_size)
+        ds = tf.data.Dataset.from_tensor_slices((x, one_hot(y)))
+        ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True) if shuffle else ds
+        ds = (ds.repeat() if repeat else ds).batch(batch_size)
     if augment is not None:
         ds = ds.map(lambda a, b: (augment(a), b), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-# --- models ---------------------------------------------------------------------------------------------------
+# --- models ----------------------------------------------------------------------------------------------------
 
-#: Architecture variants: per block, a list of (filters, kernel, stride, separable) convs, each conv-BN-ReLU.
-ARCHS = {
-    "current": [[(32, 5, 1, 0), (32, 3, 2, 0)], [(64, 3, 1, 0), (64, 3, 2, 0)], [(128, 3, 1, 0), (128, 3, 1, 0)]],
-    "first3x3": [[(32, 3, 1, 0), (32, 3, 2, 0)], [(64, 3, 1, 0), (64, 3, 2, 0)], [(128, 3, 1, 0), (128, 3, 1, 0)]],
-    "block3_96": [[(32, 5, 1, 0), (32, 3, 2, 0)], [(64, 3, 1, 0), (64, 3, 2, 0)], [(96, 3, 1, 0), (96, 3, 1, 0)]],
-    "five_convs": [[(32, 5, 1, 0), (32, 3, 2, 0)], [(64, 3, 1, 0), (64, 3, 2, 0)], [(128, 3, 1, 0)]],
-    "block3_stride": [[(32, 5, 1, 0), (32, 3, 2, 0)], [(64, 3, 1, 0), (64, 3, 2, 0)], [(128, 3, 2, 0), (128, 3, 1, 0)]],
-    "block3_stride_96": [[(32, 5, 1, 0), (32, 3, 2, 0)], [(64, 3, 1, 0), (64, 3, 2, 0)], [(96, 3, 2, 0), (96, 3, 1, 0)]],
-    "block2_48_block3_stride": [[(32, 5, 1, 0), (32, 3, 2, 0)], [(48, 3, 1, 0), (48, 3, 2, 0)], [(128, 3, 2, 0), (128, 3, 1, 0)]],
-    "separable_23": [[(32, 5, 1, 0), (32, 3, 2, 0)], [(64, 3, 1, 1), (64, 3, 2, 1)], [(128, 3, 1, 1), (128, 3, 1, 1)]],
-}
+def build_arch(spec: list[list[tuple[int, int, int, int]]], *, fused_norm: bool = False, dropout: float = 0.3) -> keras.Model:
+    """Return an uncompiled CNN shaped like build_cnn from ``spec``: per block, its (filters, kernel, stride, separable) convs.
 
-
-_FUSED = {}
-
-
-def fused_bn_class():
-    """Return FusedBatchNormalization: keras BatchNormalization whose training step uses TF's fused kernels.
-
-    Keras 3 computes batch statistics with tf.nn.moments and normalises with a handful of elementwise
-    ops, each a pass over the activations forward and backward; FusedBatchNormV3 (oneDNN on CPU) does
-    each direction in one. Same weights, same config, same inference path.
+    Each conv is conv-BN-ReLU (``model.FusedBatchNormalization`` with ``fused_norm``); each block
+    ends in SpatialDropout, then global pooling, dropout and softmax, as in ``model.build_cnn``.
     """
-    if "cls" not in _FUSED:
-        import tensorflow as tf
-
-        class FusedBatchNormalization(keras.layers.BatchNormalization):
-            def call(self, inputs, training=None, mask=None):
-                if not (training and self.trainable) or mask is not None or self.renorm or self.synchronized \
-                        or len(inputs.shape) != 4 or self.axis not in (-1, 3, [3], (3,)) or inputs.dtype != tf.float32:
-                    return super().call(inputs, training=training, mask=mask)
-                ones = tf.ones([inputs.shape[-1]], inputs.dtype)
-                y, mean, var = tf.compat.v1.nn.fused_batch_norm(
-                    inputs, self.gamma if self.scale else ones, self.beta if self.center else 0 * ones,
-                    epsilon=self.epsilon, data_format="NHWC", is_training=True)[:3]
-                # the op's variance has Bessel's correction; keras's moving variance averages the biased one
-                n = tf.cast(tf.size(inputs) // inputs.shape[-1], tf.float32)
-                var = var * (n - 1) / n
-                self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
-                self.moving_variance.assign(self.moving_variance * self.momentum + var * (1.0 - self.momentum))
-                return y
-
-        _FUSED["cls"] = FusedBatchNormalization
-    return _FUSED["cls"]
-
-
-#: Section h: (architecture, batch norm: True = keras's, "fused", False = none).
-H_VARIANTS = [
-    ("current", "fused"), ("current", False), ("first3x3", True), ("block3_96", True), ("five_convs", True),
-    ("block3_stride", True), ("block3_stride", "fused"), ("block3_stride_96", True), ("block3_stride_96", "fused"),
-    ("block2_48_block3_stride", True), ("block2_48_block3_stride", "fused"), ("separable_23", True),
-]
-
-
-def build_arch(spec, *, dropout=0.3, bn=True, name="variant"):
-    """Return an uncompiled CNN shaped like build_cnn: conv-BN-ReLU blocks, SpatialDropout, GAP, dropout, softmax."""
-    from keras import layers
+    norm = model_lib.FusedBatchNormalization if fused_norm else layers.BatchNormalization
     inputs = keras.Input((28, 28, 1), name="image")
     x = inputs
     for i, block in enumerate(spec):
-        for j, (filters, kernel, stride, sep) in enumerate(block):
-            conv = layers.SeparableConv2D if sep else layers.Conv2D
-            x = conv(filters, kernel, strides=stride, padding="same", use_bias=not bn, name=f"block{i + 1}{'abc'[j]}_conv")(x)
-            if bn:
-                norm = fused_bn_class() if bn == "fused" else layers.BatchNormalization
-                x = norm(momentum=0.9, name=f"block{i + 1}{'abc'[j]}_bn")(x)
-            x = layers.ReLU(name=f"block{i + 1}{'abc'[j]}_relu")(x)
+        for j, (filters, kernel, stride, separable) in enumerate(block):
+            name = f"block{i + 1}{'abc'[j]}"
+            conv = layers.SeparableConv2D if separable else layers.Conv2D
+            x = conv(filters, kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_conv")(x)
+            x = layers.ReLU(name=f"{name}_relu")(norm(momentum=0.9, name=f"{name}_bn")(x))
         x = layers.SpatialDropout2D(dropout / 3, name=f"block{i + 1}_drop")(x)
-    x = layers.GlobalAveragePooling2D(name="pool")(x)
-    x = layers.Dropout(dropout, name="drop")(x)
-    outputs = layers.Dense(10, activation="softmax", name="probabilities")(x)
-    return keras.Model(inputs, outputs, name=name)
+    x = layers.Dropout(dropout, name="drop")(layers.GlobalAveragePooling2D(name="pool")(x))
+    return keras.Model(inputs, layers.Dense(10, activation="softmax", name="probabilities")(x), name="variant")
 
 
-def build_current():
-    """Return today's network: digitlab.model.build_cnn() while it still builds it, else the copy in ARCHS.
-
-    "Today's" is the network of git 704a7f2 (conv-BN-ReLU x2 per block, keras BatchNormalization, block 3
-    at 7x7): the yardstick stays fixed even after build_cnn's defaults change, and SOURCES says which was used.
-    """
-    copy = build_arch(ARCHS["current"], name="digitlab_cnn")
-    try:
-        from digitlab import model as model_lib
-        m = model_lib.build_cnn()
-        same = (n_params(m) == n_params(copy) and forward_macs(m) == forward_macs(copy)
-                and all(type(l) is keras.layers.BatchNormalization for l in m.layers if "BatchNorm" in type(l).__name__))
-        if same:
-            SOURCES["build_cnn"] = "digitlab.model.build_cnn"
-            return m
-        SOURCES["build_cnn"] = "copy in profile_train.py (digitlab.model.build_cnn() is no longer today's network)"
-    except Exception as exc:  # noqa: BLE001
-        SOURCES["build_cnn_error"] = f"{type(exc).__name__}: {exc}"
-        SOURCES["build_cnn"] = "copy in profile_train.py"
-    return copy
-
-
-def build_reference():
-    from keras import layers
-    return keras.Sequential([
-        keras.Input((28, 28, 1)), layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
-        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2), layers.Flatten(), layers.Dropout(0.5),
-        layers.Dense(10, activation="softmax")], name="reference_cnn")
+#: Architectures, each a builder taking ``fused_norm``. digitlab's networks and the variants that build_cnn's
+#: arguments express are build_cnn's; the others are experiments from (filters, kernel, stride, separable) specs.
+ARCHS: dict[str, Callable[..., keras.Model]] = {
+    "current": functools.partial(model_lib.build_cnn, block3_stride=1),  # digitlab's first network
+    "first3x3": functools.partial(build_arch, [[(32, 3, 1, 0), (32, 3, 2, 0)], [(64, 3, 1, 0), (64, 3, 2, 0)],
+                                               [(128, 3, 1, 0), (128, 3, 1, 0)]]),
+    "block3_96": functools.partial(model_lib.build_cnn, widths=(32, 64, 96), block3_stride=1),
+    "five_convs": functools.partial(build_arch, [[(32, 5, 1, 0), (32, 3, 2, 0)], [(64, 3, 1, 0), (64, 3, 2, 0)],
+                                                 [(128, 3, 1, 0)]]),
+    "block3_stride": model_lib.build_cnn,  # digitlab's network now
+    "block3_stride_96": functools.partial(model_lib.build_cnn, widths=(32, 64, 96)),
+    "block2_48_block3_stride": functools.partial(model_lib.build_cnn, widths=(32, 48, 128)),
+    "separable_23": functools.partial(build_arch, [[(32, 5, 1, 0), (32, 3, 2, 0)], [(64, 3, 1, 1), (64, 3, 2, 1)],
+                                                   [(128, 3, 1, 1), (128, 3, 1, 1)]]),
+}
+#: Batch normalisation: Keras's layer, model.FusedBatchNormalization, or none (speed only: it trains worse).
+NORMS = ("keras", "fused", "none")
+#: Section h: (architecture, normalisation).
+H_VARIANTS = [
+    ("current", "fused"), ("current", "none"), ("first3x3", "keras"), ("block3_96", "keras"), ("five_convs", "keras"),
+    ("block3_stride", "keras"), ("block3_stride", "fused"), ("block3_stride_96", "keras"), ("block3_stride_96", "fused"),
+    ("block2_48_block3_stride", "keras"), ("block2_48_block3_stride", "fused"), ("separable_23", "keras"),
+]
 
 
-def compile_model(model, *, lr=2e-3, wd=1e-4, smoothing=0.1, jit=False, reference=False):
-    """Compile as the recipe does (AdamW, label smoothing; Adam for the reference) with jit_compile chosen."""
-    if reference:
-        model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"], jit_compile=jit)
-    else:
-        model.compile(optimizer=keras.optimizers.AdamW(learning_rate=lr, weight_decay=wd),
-                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=smoothing),
-                      metrics=["accuracy"], jit_compile=jit)
+def build_model(arch: str = "current", norm: str = "keras") -> keras.Model:
+    """Return the uncompiled network ``arch`` of ARCHS with the batch normalisation ``norm`` of NORMS."""
+    model = ARCHS[arch](fused_norm=norm == "fused")
+    return without_norm(model) if norm == "none" else model
+
+
+def without_norm(model: keras.Model) -> keras.Model:
+    """Return a fresh copy of ``model``'s architecture whose batch normalisations pass their input on, convs with biases."""
+    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
+        if isinstance(layer, layers.BatchNormalization):
+            return layers.Lambda(lambda x: x, name=layer.name)
+        config = layer.get_config()
+        if isinstance(layer, layers.Conv2D):
+            config["use_bias"] = True
+        return type(layer).from_config(config)
+
+    return keras.models.clone_model(model, clone_function=clone)
+
+
+def arch_label(arch: str, norm: str) -> str:
+    """Return how tables name ``arch`` with ``norm``: ``"current, fused BN"``, ``"first3x3"``..."""
+    return arch + {"keras": "", "fused": ", fused BN", "none": ", no BN (speed only)"}[norm]
+
+
+def compile_model(
+    model: keras.Model, *, recipe: str = "digitlab", lr: float | keras.optimizers.schedules.LearningRateSchedule = 2e-3,
+    jit: bool = False,
+) -> keras.Model:
+    """Return ``model`` compiled by ``train.compile_for`` (the recipe's weight decay and smoothing), XLA on or off."""
+    train_lib.compile_for(model, recipe, learning_rate=lr, weight_decay=1e-4, label_smoothing=0.1)
+    model.jit_compile = jit  # explicit, not Keras's "auto" (which turns XLA on where there is a GPU)
     return model
 
 
-def forward_macs(model) -> int:
+def forward_macs(model: keras.Model) -> int:
     """Return the multiply-accumulates of one forward pass of one image, from the layers' shapes."""
-    from keras import layers
     total = 0
     for layer in model.layers:
         if isinstance(layer, (layers.Conv2D, layers.SeparableConv2D, layers.DepthwiseConv2D, layers.Dense)):
@@ -386,8 +294,7 @@ def forward_macs(model) -> int:
             cin = layer.input.shape[-1]
             spatial = int(np.prod(out[1:-1])) if len(out) > 2 else 1
             if isinstance(layer, layers.SeparableConv2D):
-                k = int(np.prod(layer.kernel_size))
-                total += spatial * (k * cin + cin * out[-1])
+                total += spatial * (int(np.prod(layer.kernel_size)) * cin + cin * out[-1])
             elif isinstance(layer, layers.Conv2D):
                 total += spatial * int(np.prod(layer.kernel_size)) * cin * out[-1]
             else:
@@ -395,87 +302,100 @@ def forward_macs(model) -> int:
     return int(total)
 
 
-def n_params(model) -> int:
+def n_params(model: keras.Model) -> int:
+    """Return the number of trainable parameters of ``model``."""
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 
-# --- timing ---------------------------------------------------------------------------------------------------
-
-class Rate(tuple):
-    """(images/s of wall time, CPU milliseconds per image): the first for an idle machine, the second for a busy one."""
-
-    def __new__(cls, images, wall_s, cpu_s):
-        return super().__new__(cls, (images / wall_s, 1000 * cpu_s / images))
-
-    wall = property(lambda self: self[0])
-    cpu_ms = property(lambda self: self[1])
+def architectures() -> dict[str, dict]:
+    """Return each architecture's (Keras BN) forward MFLOPs per image and trainable parameters, the reference's too."""
+    models = {name: build_model(name) for name in ARCHS} | {"reference": model_lib.build_reference_cnn()}
+    return {name: {"forward_mflops": round(2 * forward_macs(m) / 1e6, 2), "params": n_params(m)}
+            for name, m in models.items()}
 
 
-def _clock():
-    return time.perf_counter(), time.process_time()  # process_time: CPU time of all the process's threads
+# --- timing ----------------------------------------------------------------------------------------------------
+
+class Rate(NamedTuple):
+    """Images/s of wall time, for an idle machine, and CPU milliseconds per image, for a busy one."""
+
+    wall: float
+    cpu_ms: float
+
+    @classmethod
+    def of(cls, images: int, wall_s: float, cpu_s: float) -> Rate:
+        """Return the rate of ``images`` processed in ``wall_s`` seconds and ``cpu_s`` CPU seconds."""
+        return cls(images / wall_s, 1000 * cpu_s / images)
 
 
-def _stamp_callback():
-    class Stamps(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.t = []
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.t.append(_clock())
-    return Stamps()
+def _clock() -> tuple[float, float]:
+    """Return (wall seconds, CPU seconds of all the process's threads)."""
+    return time.perf_counter(), time.process_time()
 
 
-def fit_rate(model, ds, batch_size, steps, warmup) -> Rate:
+class _Stamps(keras.callbacks.Callback):
+    """Records the clocks at the end of every training batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.t: list[tuple[float, float]] = []
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.t.append(_clock())
+
+
+def fit_rate(model: keras.Model, ds: tf.data.Dataset, batch_size: int, steps: int, warmup: int) -> Rate:
     """Return the training rate over ``steps`` steps that follow ``warmup`` untimed ones (ds must repeat)."""
-    cb = _stamp_callback()
+    cb = _Stamps()
     model.fit(ds, steps_per_epoch=warmup + steps, epochs=1, verbose=0, callbacks=[cb])
     (w0, c0), (w1, c1) = cb.t[warmup - 1], cb.t[-1]
-    return Rate(steps * batch_size, w1 - w0, c1 - c0)
+    return Rate.of(steps * batch_size, w1 - w0, c1 - c0)
 
 
-def iter_rate(ds, batch_size, steps, warmup) -> Rate:
-    it = iter(ds)
+def loop_rate(step: Callable[[], object], batch_size: int, steps: int, warmup: int) -> Rate:
+    """Return the rate of ``steps`` calls of ``step`` (one batch each) after ``warmup`` untimed ones."""
     for _ in range(warmup):
-        next(it)
+        step()
     w0, c0 = _clock()
     for _ in range(steps):
-        next(it)
+        step()
     w1, c1 = _clock()
-    return Rate(steps * batch_size, w1 - w0, c1 - c0)
-
-
-def call_rate(fn, arg, batch_size, steps, warmup) -> Rate:
-    for _ in range(warmup):
-        fn(arg).numpy()
-    w0, c0 = _clock()
-    for _ in range(steps):
-        fn(arg).numpy()
-    w1, c1 = _clock()
-    return Rate(steps * batch_size, w1 - w0, c1 - c0)
+    return Rate.of(steps * batch_size, w1 - w0, c1 - c0)
 
 
 def loadavg() -> str:
+    """Return the 1, 5 and 15 minute load averages, or "n/a"."""
     try:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
     except OSError:
         return "n/a"
 
 
+def log(msg: str) -> None:
+    """Print ``msg`` with the time of day, at once."""
+    print(f"[{dt.datetime.now():%H:%M:%S}] {msg}", flush=True)
+
+
 class Bench:
     """Named measurements, each a callable(steps) returning a Rate; run interleaved, medians kept."""
 
-    def __init__(self, steps):
+    def __init__(self, steps: int) -> None:
         self.steps = steps
-        self.jobs: dict[str, object] = {}
+        self.jobs: dict[str, Callable[[int], Rate]] = {}
         self.rates: dict[str, list[Rate]] = {}
         self.meta: dict[str, dict] = {}
 
-    def add(self, name, fn, **meta):
+    def add(self, name: str, fn: Callable[[int], Rate], **meta: str) -> None:
+        """Add measurement ``name``; ``meta`` goes into its summary."""
         self.jobs[name] = fn
         self.meta[name] = meta
 
-    def run(self, repeats, log):
+    def run(self, repeats: int) -> None:
+        """Trace every measurement once, then run them all ``repeats`` times, interleaved."""
+        log("warming up (tracing every variant once)")
+        for fn in self.jobs.values():
+            fn(1)
+        log("measuring")
         for r in range(repeats):
             for name, fn in self.jobs.items():
                 rate = fn(self.steps)
@@ -483,7 +403,8 @@ class Bench:
                 log(f"  [{r + 1}/{repeats}] {name}: {rate.wall:,.0f} images/s, {rate.cpu_ms:.3f} CPU ms/image "
                     f"(load {loadavg()})")
 
-    def summary(self, name) -> dict:
+    def summary(self, name: str) -> dict:
+        """Return the medians and all repeats of measurement ``name``, with its meta."""
         rs = self.rates[name]
         return {"images_per_s": round(statistics.median(r.wall for r in rs), 1),
                 "cpu_ms_per_image": round(statistics.median(r.cpu_ms for r in rs), 4),
@@ -491,160 +412,188 @@ class Bench:
                 **self.meta[name]}
 
 
-def log(msg):
-    print(f"[{dt.datetime.now():%H:%M:%S}] {msg}", flush=True)
-
-
 # --- the profile -----------------------------------------------------------------------------------------------
 
-def run_profile(args) -> int:
-    import tensorflow as tf
-    if args.intra is not None:
-        return run_thread_child(args)
-    sections = set(args.sections)
-    started = time.perf_counter()
-    load_start = loadavg()
-    (x_tr, y_tr), (x_val, y_val), _, source = load_data(args.data, args.seed, args.val_fraction)
-    keras.utils.set_random_seed(args.seed)
-    ranges = augment_ranges()
-    aug_today = recipe_augment()
-    steps, warmup, bs = args.steps, args.warmup, 128
-    log(f"{len(y_tr):,} training images from {source.name}; {steps} timed steps after {warmup}, "
-        f"{args.repeats} interleaved repeats; load {load_start}")
+@dataclasses.dataclass
+class Profile:
+    """What the sections share: the training images, the timing settings, the models built so far, the measurements."""
 
-    b = Bench(steps)
-    models = {}
+    x: np.ndarray
+    y: np.ndarray
+    seed: int
+    warmup: int
+    bench: Bench
+    models: dict[str, keras.Model] = dataclasses.field(default_factory=dict)
+    notes: dict[str, str] = dataclasses.field(default_factory=dict)
 
-    def model_for(key, build, **compile_kw):
-        if key not in models:
-            m = compile_model(build(), **compile_kw)
-            models[key] = m
-        return models[key]
+    def model(self, key: str, build: Callable[[], keras.Model], **compile_kw: object) -> keras.Model:
+        """Return the compiled model kept under ``key``, built and compiled the first time."""
+        if key not in self.models:
+            self.models[key] = compile_model(build(), **compile_kw)
+        return self.models[key]
 
-    def ds_for(batch_size, augment, cached=False):
-        return make_dataset(x_tr, y_tr, batch_size=batch_size, augment=augment, shuffle=True, seed=args.seed,
+    def dataset(self, batch_size: int, augment: Callable | None = None, cached: bool = False) -> tf.data.Dataset:
+        """Return the shuffled, endless training pipeline, augmented by ``augment``."""
+        return make_dataset(self.x, self.y, batch_size=batch_size, augment=augment, shuffle=True, seed=self.seed,
                             repeat=True, cached=cached)
 
-    xb = tf.constant(x_tr[:512])
-    yb = tf.constant(np.eye(10, dtype=np.float32)[y_tr[:512]])
+    def one_batch(self, batch_size: int) -> tf.data.Dataset:
+        """Return the first ``batch_size`` training images and labels as one cached batch, repeated."""
+        batch = (tf.constant(self.x[:batch_size]), tf.constant(one_hot(self.y[:batch_size])))
+        return tf.data.Dataset.from_tensors(batch).repeat()
 
-    def one_batch(batch_size):
-        return tf.data.Dataset.from_tensors((xb[:batch_size], yb[:batch_size])).repeat()
+    def fit(self, name: str, dataset: Callable[[], tf.data.Dataset], *, section: str, key: str = "current",
+            build: Callable[[], keras.Model] = build_model, batch_size: int = BATCH, arch: str | None = None,
+            **compile_kw: object) -> None:
+        """Add measurement ``name``: training steps of model ``key`` (``build()`` compiled with ``compile_kw``) on ``dataset()``."""
+        def job(steps: int) -> Rate:
+            return fit_rate(self.model(key, build, **compile_kw), dataset(), batch_size, steps, self.warmup)
 
-    def fit_job(key, build, ds_fn, batch_size, **compile_kw):
-        def job(n):
-            m = model_for(key, build, **compile_kw)
-            return fit_rate(m, ds_fn(), batch_size, n, warmup)
-        return job
+        self.bench.add(name, job, section=section, **({"arch": arch} if arch else {}))
 
-    current = fit_job("current", build_current, lambda: ds_for(bs, aug_today), bs)
-    # (a) is measured in every section's interleave, as the yardstick for the ratios
-    b.add("a: current recipe (augmented pipeline + model step)", current, section="a")
-    if "b" in sections:
-        b.add("b: without augmentation", fit_job("current", build_current, lambda: ds_for(bs, None), bs), section="b")
-        b.add("b: without augmentation, cached-tensor pipeline",
-              fit_job("current", build_current, lambda: ds_for(bs, None, cached=True), bs), section="b")
-        b.add("b: augmentation (raw op) on cached-tensor pipeline",
-              fit_job("current", build_current, lambda: ds_for(bs, lambda a: augment_raw(a, ranges), cached=True), bs),
-              section="b")
-    if "c" in sections:
-        b.add("c: pipeline alone, augmented", lambda n: iter_rate(ds_for(bs, aug_today), bs, n * 3, warmup), section="c")
-        b.add("c: pipeline alone, not augmented", lambda n: iter_rate(ds_for(bs, None), bs, n * 3, warmup), section="c")
-        b.add("c: pipeline alone, cached tensors, not augmented",
-              lambda n: iter_rate(ds_for(bs, None, cached=True), bs, n * 3, warmup), section="c")
-        fn_today = tf.function(aug_today)
-        fn_raw = tf.function(lambda a: augment_raw(a, ranges))
-        b.add("c: augment_batch alone (tf.function, one batch of 128)",
-              lambda n: call_rate(fn_today, xb[:bs], bs, n * 3, warmup), section="c")
-        b.add("c: augmentation with raw ImageProjectiveTransformV3 alone",
-              lambda n: call_rate(fn_raw, xb[:bs], bs, n * 3, warmup), section="c")
-    if "d" in sections:
-        b.add("d: model step alone, cached batch", fit_job("current", build_current, lambda: one_batch(bs), bs), section="d")
-    if "e" in sections:
-        b.add("e: model step alone, jit_compile=True",
-              fit_job("current_jit", build_current, lambda: one_batch(bs), bs, jit=True), section="e")
-        fn_xla = tf.function(lambda a: augment_gather(a, ranges), jit_compile=True)
-        try:
-            fn_xla(xb[:bs])
-            b.add("e: augmentation alone, written as gathers, XLA (jit_compile=True)",
-                  lambda n: call_rate(fn_xla, xb[:bs], bs, n * 3, warmup), section="e")
-        except Exception as exc:  # noqa: BLE001 - ImageProjectiveTransformV3 may have no XLA kernel on CPU
-            SOURCES["augment_xla_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-            log(f"  augmentation under XLA fails: {SOURCES['augment_xla_error']}")
-    if "f" in sections:
-        for size in (256, 512):
-            b.add(f"f: current recipe, batch {size}",
-                  fit_job(f"current_b{size}", build_current, lambda s=size: ds_for(s, aug_today), size), section="f")
-            b.add(f"f: model step alone, batch {size}",
-                  fit_job(f"current_b{size}", build_current, lambda s=size: one_batch(s), size), section="f")
-    if "h" in sections:
-        for arch, bn in H_VARIANTS:
-            label = arch + (", fused BN" if bn == "fused" else ", no BN (speed only)" if not bn else "")
-            build = lambda a=arch, n=bn: build_arch(ARCHS[a], bn=n, name=a)  # noqa: E731
-            b.add(f"h: model step alone, {label}", fit_job(label, build, lambda: one_batch(bs), bs), section="h", arch=label)
-        b.add("h: current recipe with fused BN (augmented pipeline)",
-              fit_job("current, fused BN", lambda: build_arch(ARCHS["current"], bn="fused", name="current"),
-                      lambda: ds_for(bs, aug_today), bs), section="h", arch="current, fused BN")
-    if "i" in sections:
-        b.add("i: reference convnet (no augmentation, batch 128)",
-              fit_job("reference", build_reference, lambda: ds_for(bs, None), bs, reference=True), section="i")
-        b.add("i: reference convnet, model step alone",
-              fit_job("reference", build_reference, lambda: one_batch(bs), bs, reference=True), section="i")
+    def call(self, name: str, fn: Callable[[tf.Tensor], tf.Tensor], *, section: str) -> None:
+        """Add measurement ``name``: ``fn`` alone on one batch, three calls per training step of the others."""
+        batch = tf.constant(self.x[:BATCH])
+        self.bench.add(name, lambda n: loop_rate(lambda: fn(batch).numpy(), BATCH, n * 3, self.warmup), section=section)
 
-    log("warming up (tracing every variant once)")
-    for name, fn in b.jobs.items():
-        fn(1)
-    log("measuring")
-    b.run(args.repeats, log)
+    def iterate(self, name: str, dataset: Callable[[], tf.data.Dataset], *, section: str) -> None:
+        """Add measurement ``name``: batches drawn from ``dataset()`` alone, three per training step of the others."""
+        def job(steps: int) -> Rate:
+            it = iter(dataset())
+            return loop_rate(lambda: next(it), BATCH, steps * 3, self.warmup)
 
+        self.bench.add(name, job, section=section)
+
+
+def add_recipe(p: Profile) -> None:
+    """(a) today's recipe, augmented pipeline and model step: every section's yardstick."""
+    p.fit("a: current recipe (augmented pipeline + model step)", lambda: p.dataset(BATCH, recipe_augment), section="a")
+
+
+def add_no_augmentation(p: Profile) -> None:
+    """(b) the recipe without augmentation, on the cached-tensor pipeline, and with the raw-op augmentation there."""
+    p.fit("b: without augmentation", lambda: p.dataset(BATCH), section="b")
+    p.fit("b: without augmentation, cached-tensor pipeline", lambda: p.dataset(BATCH, cached=True), section="b")
+    p.fit("b: augmentation (raw op) on cached-tensor pipeline", lambda: p.dataset(BATCH, augment_raw, cached=True),
+          section="b")
+
+
+def add_pipeline(p: Profile) -> None:
+    """(c) the data pipelines alone, and the augmentation alone (digitlab's, and with the raw op)."""
+    p.iterate("c: pipeline alone, augmented", lambda: p.dataset(BATCH, recipe_augment), section="c")
+    p.iterate("c: pipeline alone, not augmented", lambda: p.dataset(BATCH), section="c")
+    p.iterate("c: pipeline alone, cached tensors, not augmented", lambda: p.dataset(BATCH, cached=True), section="c")
+    p.call("c: augment_batch alone (tf.function, one batch of 128)", tf.function(recipe_augment), section="c")
+    p.call("c: augmentation with raw ImageProjectiveTransformV3 alone", tf.function(augment_raw), section="c")
+
+
+def add_model_step(p: Profile) -> None:
+    """(d) the model step alone, on one cached batch."""
+    p.fit("d: model step alone, cached batch", lambda: p.one_batch(BATCH), section="d")
+
+
+def add_xla(p: Profile) -> None:
+    """(e) the model step under XLA, and the gather-written augmentation under XLA (noted if it cannot compile)."""
+    p.fit("e: model step alone, jit_compile=True", lambda: p.one_batch(BATCH), section="e", key="current_jit", jit=True)
+    fn = tf.function(augment_gather, jit_compile=True)
+    try:
+        fn(tf.constant(p.x[:BATCH]))
+    except Exception as exc:  # noqa: BLE001 - XLA may lack a kernel here; the rest of the profile goes on
+        p.notes["augment_xla_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        log(f"  augmentation under XLA fails: {p.notes['augment_xla_error']}")
+        return
+    p.call("e: augmentation alone, written as gathers, XLA (jit_compile=True)", fn, section="e")
+
+
+def add_batch_sizes(p: Profile) -> None:
+    """(f) the recipe and the model step alone at batch 256 and 512."""
+    for size in (256, 512):
+        key = f"current_b{size}"
+        p.fit(f"f: current recipe, batch {size}", lambda s=size: p.dataset(s, recipe_augment), section="f", key=key,
+              batch_size=size)
+        p.fit(f"f: model step alone, batch {size}", lambda s=size: p.one_batch(s), section="f", key=key, batch_size=size)
+
+
+def add_architectures(p: Profile) -> None:
+    """(h) the model step alone of each H_VARIANTS network, and the recipe with fused BN."""
+    for arch, norm in H_VARIANTS:
+        label = arch_label(arch, norm)
+        p.fit(f"h: model step alone, {label}", lambda: p.one_batch(BATCH), section="h", key=label,
+              build=functools.partial(build_model, arch, norm), arch=label)
+    label = arch_label("current", "fused")
+    p.fit("h: current recipe with fused BN (augmented pipeline)", lambda: p.dataset(BATCH, recipe_augment), section="h",
+          key=label, build=functools.partial(build_model, "current", "fused"), arch=label)
+
+
+def add_reference(p: Profile) -> None:
+    """(i) Keras's reference convnet with its own recipe (no augmentation), and its model step alone."""
+    build = model_lib.build_reference_cnn
+    p.fit("i: reference convnet (no augmentation, batch 128)", lambda: p.dataset(BATCH), section="i", key="reference",
+          build=build, recipe="reference")
+    p.fit("i: reference convnet, model step alone", lambda: p.one_batch(BATCH), section="i", key="reference",
+          build=build, recipe="reference")
+
+
+#: The interleaved sections, in order; (a) always runs, as the yardstick.
+SECTION_ADDERS: dict[str, Callable[[Profile], None]] = {
+    "a": add_recipe, "b": add_no_augmentation, "c": add_pipeline, "d": add_model_step, "e": add_xla,
+    "f": add_batch_sizes, "h": add_architectures, "i": add_reference,
+}
+
+
+def run_profile(args: argparse.Namespace) -> int:
+    """Measure the chosen sections (interleaved, then v, g and r on their own); write profile_train.json and .md."""
+    if args.intra is not None:
+        return run_thread_child(args)
+    started, load_start = time.perf_counter(), loadavg()
+    (x_tr, y_tr), (x_val, y_val), _, source = load_data(args.data, args.seed, args.val_fraction)
+    keras.utils.set_random_seed(args.seed)
+    p = Profile(x_tr, y_tr, seed=args.seed, warmup=args.warmup, bench=Bench(args.steps))
+    log(f"{len(y_tr):,} training images from {source.name}; {args.steps} timed steps after {args.warmup}, "
+        f"{args.repeats} interleaved repeats; load {load_start}")
+    for section, add in SECTION_ADDERS.items():
+        if section == "a" or section in args.sections:
+            add(p)
+    p.bench.run(args.repeats)
     extra = {}
-    if "v" in sections:
-        extra.update(epoch_overheads(models, x_tr, y_tr, x_val, y_val, aug_today, args, bs))
-    threads = run_threads(args) if "g" in sections else None
-    if "r" in sections:
+    if "v" in args.sections:
+        extra.update(epoch_overheads(p.models["current"], (x_tr, y_tr), (x_val, y_val), args))
+    threads = run_threads(args) if "g" in args.sections else None
+    if "r" in args.sections:
         extra["real_epochs"] = real_epochs(args, (x_tr, y_tr), (x_val, y_val))
-
-    archs = {}
-    for name in ["current", *ARCHS]:
-        m = models.get(name) or build_arch(ARCHS[name], name=name)
-        archs[name] = {"forward_mflops": round(2 * forward_macs(m) / 1e6, 2), "params": n_params(m)}
-    ref = models.get("reference") or build_reference()
-    archs["reference"] = {"forward_mflops": round(2 * forward_macs(ref) / 1e6, 2), "params": n_params(ref)}
-
     result = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "wall_s": round(time.perf_counter() - started, 1),
-        "loadavg_start": load_start, "loadavg_end": loadavg(),
+        "wall_s": round(time.perf_counter() - started, 1), "loadavg_start": load_start, "loadavg_end": loadavg(),
         "machine": machine(), "data": {"source": str(source), "train_images": len(y_tr), "val_images": len(y_val)},
-        "steps": steps, "warmup": warmup, "repeats": args.repeats, "sources": SOURCES,
-        "rates": {k: b.summary(k) for k in b.rates},
-        "architectures": archs, "threads": threads, **extra,
+        "steps": args.steps, "warmup": args.warmup, "repeats": args.repeats, "notes": p.notes,
+        "rates": {k: p.bench.summary(k) for k in p.bench.rates}, "architectures": architectures(), "threads": threads,
+        **extra,
     }
     write_outputs(result, args.out_dir, "profile_train")
     return 0
 
 
-def epoch_overheads(models, x_tr, y_tr, x_val, y_val, aug, args, bs) -> dict:
-    """Return the validation pass and the epoch start-up (shuffle buffer filling) times, interleaved."""
-    import tensorflow as tf
-    m = models["current"]
+def epoch_overheads(model: keras.Model, train: tuple, val: tuple, args: argparse.Namespace) -> dict:
+    """Return the validation pass, the epoch start-up (shuffle buffer filling) and one real epoch's times of ``model``."""
+    (x_tr, y_tr), (x_val, y_val) = train, val
     val_ds = make_dataset(x_val, y_val, batch_size=1024)
-    m.evaluate(val_ds, verbose=0)
+    model.evaluate(val_ds, verbose=0)
     vals, firsts, firsts_cached = [], [], []
     for _ in range(args.repeats):
         t0 = time.perf_counter()
-        m.evaluate(val_ds, verbose=0)
+        model.evaluate(val_ds, verbose=0)
         vals.append(time.perf_counter() - t0)
-        for cached, acc in ((False, firsts), (True, firsts_cached)):
-            ds = make_dataset(x_tr, y_tr, batch_size=bs, augment=aug, shuffle=True, seed=args.seed, cached=cached)
+        for cached, times in ((False, firsts), (True, firsts_cached)):
+            ds = make_dataset(x_tr, y_tr, batch_size=BATCH, augment=recipe_augment, shuffle=True, seed=args.seed,
+                              cached=cached)
             t0 = time.perf_counter()
             next(iter(ds))
-            acc.append(time.perf_counter() - t0)
+            times.append(time.perf_counter() - t0)
     # one real epoch, as train.train runs it (shuffled, augmented, validation at the end), to check the sum
-    ds = make_dataset(x_tr, y_tr, batch_size=bs, augment=aug, shuffle=True, seed=args.seed)
+    ds = make_dataset(x_tr, y_tr, batch_size=BATCH, augment=recipe_augment, shuffle=True, seed=args.seed)
     t0 = time.perf_counter()
-    m.fit(ds, validation_data=val_ds, epochs=1, verbose=0)
+    model.fit(ds, validation_data=val_ds, epochs=1, verbose=0)
     real = time.perf_counter() - t0
     log(f"  one real epoch of today's recipe: {real:.1f} s (load {loadavg()})")
     out = {"real_epoch_s": round(real, 1), "real_epoch_loadavg": loadavg(),
@@ -656,11 +605,10 @@ def epoch_overheads(models, x_tr, y_tr, x_val, y_val, aug, args, bs) -> dict:
     return out
 
 
-def real_epochs(args, train, val) -> dict:
-    """Time whole epochs of each recipe in --recipe (current first), interleaved; project each recipe's training time."""
-    names = args.recipe.split(",")
+def real_epochs(args: argparse.Namespace, train: tuple, val: tuple) -> dict:
+    """Time whole epochs of each recipe in --recipe (the first is the yardstick), interleaved; project their trainings."""
     runs = {}
-    for name in names:
+    for name in args.recipe.split(","):
         rec = RECIPES[name]
         model, train_ds, val_ds, callbacks = setup_training(rec, train, val, args.seed)
         model.fit(train_ds, validation_data=val_ds, epochs=1, steps_per_epoch=2, verbose=0, callbacks=callbacks)  # trace
@@ -673,53 +621,47 @@ def real_epochs(args, train, val) -> dict:
             times.append((w1 - w0, c1 - c0))
             log(f"  [{r + 1}/{args.repeats}] one epoch of {name}: {w1 - w0:.1f} s wall, {c1 - c0:.1f} s CPU "
                 f"(load {loadavg()})")
+    return project(args.recipe.split(",")[0], {name: (run[0].epochs, run[-1]) for name, run in runs.items()})
+
+
+def project(base_name: str, timings: dict[str, tuple[int, list[tuple[float, float]]]]) -> dict:
+    """Return each recipe's median epoch (wall, CPU), its projected training time and ratios to ``base_name``'s."""
     out = {}
-    base = None
-    for name, (rec, *_, times) in runs.items():
-        wall = statistics.median(t[0] for t in times)
-        cpu = statistics.median(t[1] for t in times)
-        out[name] = {"epochs": rec.epochs, "epoch_wall_s": round(wall, 2), "epoch_cpu_s": round(cpu, 2),
+    for name, (epochs, times) in timings.items():
+        wall, cpu = statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
+        out[name] = {"epochs": epochs, "epoch_wall_s": round(wall, 2), "epoch_cpu_s": round(cpu, 2),
                      "all_wall_s": [round(t[0], 2) for t in times], "all_cpu_s": [round(t[1], 2) for t in times],
-                     "projected_wall_s": round(wall * rec.epochs, 1), "projected_cpu_s": round(cpu * rec.epochs, 1)}
-        base = base or out[name]
-        out[name]["time_ratio_wall"] = round(out[name]["projected_wall_s"] / base["projected_wall_s"], 3)
-        out[name]["time_ratio_cpu"] = round(out[name]["projected_cpu_s"] / base["projected_cpu_s"], 3)
-        log(f"  {name}: {rec.epochs} epochs x {wall:.1f} s = {wall * rec.epochs:.0f} s projected "
-            f"(ratio to {names[0]}: wall {out[name]['time_ratio_wall']}, CPU {out[name]['time_ratio_cpu']})")
+                     "projected_wall_s": round(wall * epochs, 1), "projected_cpu_s": round(cpu * epochs, 1)}
+    base = out[base_name]
+    for name, v in out.items():
+        v["time_ratio_wall"] = round(v["projected_wall_s"] / base["projected_wall_s"], 3)
+        v["time_ratio_cpu"] = round(v["projected_cpu_s"] / base["projected_cpu_s"], 3)
+        log(f"  {name}: {v['epochs']} epochs x {v['epoch_wall_s']} s = {v['projected_wall_s']:.0f} s projected "
+            f"(ratio to {base_name}: wall {v['time_ratio_wall']}, CPU {v['time_ratio_cpu']})")
     return out
 
 
-def run_thread_child(args) -> int:
-    """Child process of section g: the current recipe and its model step under one thread setting."""
+def run_thread_child(args: argparse.Namespace) -> int:
+    """Child process of section g: write the recipe's and its model step's rates under one thread setting."""
     (x_tr, y_tr), _, _, _ = load_data(args.data, args.seed, args.val_fraction)
-    aug = recipe_augment()
-    m = compile_model(build_current())
-    ds = make_dataset(x_tr, y_tr, batch_size=128, augment=aug, shuffle=True, seed=args.seed, repeat=True)
-    import tensorflow as tf
-    one = tf.data.Dataset.from_tensors((tf.constant(x_tr[:128]), tf.constant(np.eye(10, dtype=np.float32)[y_tr[:128]]))).repeat()
-    fit_rate(m, ds, 128, 2, args.warmup)
-    fit_rate(m, one, 128, 2, args.warmup)
-    a, d = fit_rate(m, ds, 128, args.steps, args.warmup), fit_rate(m, one, 128, args.steps, args.warmup)
+    p = Profile(x_tr, y_tr, seed=args.seed, warmup=args.warmup, bench=Bench(args.steps))
+    m = p.model("current", build_model)
+    ds, one = p.dataset(BATCH, recipe_augment), p.one_batch(BATCH)
+    fit_rate(m, ds, BATCH, 2, args.warmup)
+    fit_rate(m, one, BATCH, 2, args.warmup)
+    a, d = fit_rate(m, ds, BATCH, args.steps, args.warmup), fit_rate(m, one, BATCH, args.steps, args.warmup)
     res = {"recipe": a.wall, "model_step": d.wall, "recipe_cpu_ms": a.cpu_ms, "model_step_cpu_ms": d.cpu_ms}
     args.json_out.write_text(json.dumps(res))
     return 0
 
 
-def run_threads(args) -> dict:
+def run_threads(args: argparse.Namespace) -> dict:
     """Run one child process per thread setting, settings interleaved over the repeats; medians of images/s."""
     settings = [(int(s.split(":")[0]), int(s.split(":")[1]), s.endswith(":no-onednn")) for s in args.threads.split(",")]
     out: dict[str, dict[str, list[float]]] = {}
     for r in range(args.thread_repeats):
         for intra, inter, no_dnn in settings:
-            with tempfile.TemporaryDirectory() as tmp:
-                j = Path(tmp) / "r.json"
-                cmd = [sys.executable, __file__, "--intra", str(intra), "--inter", str(inter), "--json-out", str(j),
-                       "--steps", str(args.steps), "--warmup", str(args.warmup), "--seed", str(args.seed)]
-                if args.data:
-                    cmd += ["--data", str(args.data)]
-                env = {**os.environ, **({"TF_ENABLE_ONEDNN_OPTS": "0"} if no_dnn else {})}
-                subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-                res = json.loads(j.read_text())
+            res = run_thread_setting(args, intra, inter, no_dnn)
             key = f"intra={intra} inter={inter}" + (" (TF default)" if intra == inter == 0 else "") + (
                 ", TF_ENABLE_ONEDNN_OPTS=0" if no_dnn else "")
             for k, v in res.items():
@@ -729,15 +671,39 @@ def run_threads(args) -> dict:
     return {k: {m: {"median": statistics.median(vs), "all": vs} for m, vs in d.items()} for k, d in out.items()}
 
 
+def run_thread_setting(args: argparse.Namespace, intra: int, inter: int, no_dnn: bool) -> dict[str, float]:
+    """Return the rates a child process of this script measures under one thread setting."""
+    with tempfile.TemporaryDirectory() as tmp:
+        j = Path(tmp) / "r.json"
+        cmd = [sys.executable, __file__, "--intra", str(intra), "--inter", str(inter), "--json-out", str(j),
+               "--steps", str(args.steps), "--warmup", str(args.warmup), "--seed", str(args.seed)]
+        cmd += ["--data", str(args.data)] if args.data else []
+        env = {**os.environ, **({"TF_ENABLE_ONEDNN_OPTS": "0"} if no_dnn else {})}
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        return json.loads(j.read_text())
+
+
+# --- outputs ---------------------------------------------------------------------------------------------------
+
 def machine() -> dict:
-    import tensorflow as tf
+    """Return the CPU, core count and Python, TensorFlow, Keras versions, and digitlab's git commit."""
     cpu = "unknown"
     try:
         cpu = next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name"))
     except (OSError, StopIteration):
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "tensorflow": tf.__version__,
-            "keras": keras.__version__}
+            "keras": keras.__version__, "digitlab_commit": git_commit()}
+
+
+def git_commit() -> str:
+    """Return the checkout's short commit, ``-dirty`` if it has changes, or "unknown" outside git."""
+    try:
+        run = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=HERE, capture_output=True, text=True,
+                             check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return run.stdout.strip()
 
 
 def shares(r: dict) -> list[str]:
@@ -755,9 +721,8 @@ def shares(r: dict) -> list[str]:
                  ("  of which convolutions, dense, optimizer, rest (no BN)", no_bn)]
     if fused is not None:
         rows += [("  BatchNormalization fused instead (fused - no BN)", fused - no_bn if no_bn else float("nan"))]
-    out = ["", "Where a training step's time goes (CPU ms per image, share of (a)):", "", "| part | CPU ms / image | share |",
-           "|---|---|---|"]
-    out += [f"| {name} | {v:.3f} | {v / a:.0%} |" for name, v in rows]
+    out = ["", "Where a training step's time goes (CPU ms per image, share of (a)):"]
+    out += md_table(["part", "CPU ms / image", "share"], [(name, f"{v:.3f}", f"{v / a:.0%}") for name, v in rows])
     if "real_epoch_s" in r:
         e = r["real_epoch_s"]
         out += ["", f"Per epoch (wall, one real epoch {e} s): validation pass {r['validation_pass_s']} s "
@@ -767,6 +732,7 @@ def shares(r: dict) -> list[str]:
 
 
 def write_outputs(result: dict, out_dir: Path, stem: str) -> None:
+    """Write ``result`` as <stem>.json and its tables as <stem>.md into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     (out_dir / f"{stem}.md").write_text(to_markdown(result))
@@ -774,177 +740,190 @@ def write_outputs(result: dict, out_dir: Path, stem: str) -> None:
 
 
 def to_markdown(r: dict) -> str:
+    """Return the profile ``r`` as markdown: how it was run, the rates, the shares, the epoch and thread tables."""
     lines = [f"# Training profile ({r['date']})", "",
              f"- `{r['command']}`, {r['wall_s']} s; load average {r['loadavg_start']} at start, {r['loadavg_end']} at end",
              f"- {r['machine']}", f"- data: {r['data']}", f"- {r['steps']} timed steps after {r['warmup']}, "
-             f"median of {r['repeats']} interleaved repeats", f"- code used: {r['sources']}", "",
-             "Speed-up = (a)'s CPU ms per image / this one's (robust to a busy CPU); wall images/s are as measured.", "",
-             "| measurement | wall images/s | wall ratio to (a) | CPU ms / image | speed-up by CPU time | repeats (images/s) |",
-             "|---|---|---|---|---|---|"]
-    base = next(v for k, v in r["rates"].items() if k.startswith("a:"))
-    for k, v in r["rates"].items():
-        lines.append(f"| {k} | {v['images_per_s']:,.0f} | {v['images_per_s'] / base['images_per_s']:.2f} | "
-                     f"{v['cpu_ms_per_image']:.3f} | {base['cpu_ms_per_image'] / v['cpu_ms_per_image']:.2f} | "
-                     f"{', '.join(f'{x:,.0f}' for x in v['all_images_per_s'])} |")
-    lines += shares(r)
-    if "real_epoch_s" in r:
-        lines += ["", f"One real epoch of today's recipe (fit with validation): {r['real_epoch_s']} s "
-                      f"(load {r['real_epoch_loadavg']})."]
-    if "validation_pass_s" in r:
-        lines += ["", f"Validation pass: {r['validation_pass_s']} s; first batch of an epoch (shuffle buffer): "
-                      f"{r['epoch_first_batch_s']} s, cached-tensor pipeline {r['epoch_first_batch_cached_s']} s."]
-    if r.get("real_epochs"):
-        lines += ["", "Real epochs (fit with validation), interleaved; projected = epochs x median epoch:", "",
-                  "| recipe | epochs | epoch wall s (all) | epoch CPU s (all) | projected wall s | time ratio, wall | time ratio, CPU |",
-                  "|---|---|---|---|---|---|---|"]
-        for k, v in r["real_epochs"].items():
-            lines.append(f"| {k} | {v['epochs']} | {v['epoch_wall_s']} ({', '.join(map(str, v['all_wall_s']))}) | "
-                         f"{v['epoch_cpu_s']} ({', '.join(map(str, v['all_cpu_s']))}) | {v['projected_wall_s']} | "
-                         f"{v['time_ratio_wall']} | {v['time_ratio_cpu']} |")
-    if r.get("threads"):
-        lines += ["", "| threads | recipe images/s | model step images/s | recipe CPU ms/image | model step CPU ms/image |",
-                  "|---|---|---|---|---|"]
-        for k, v in r["threads"].items():
-            lines.append(f"| {k} | {v['recipe']['median']:,.0f} | {v['model_step']['median']:,.0f} | "
-                         f"{v['recipe_cpu_ms']['median']:.3f} | {v['model_step_cpu_ms']['median']:.3f} |")
-    lines += ["", "| architecture | forward MFLOPs / image | trainable parameters |", "|---|---|---|"]
-    for k, v in r["architectures"].items():
-        lines.append(f"| {k} | {v['forward_mflops']} | {v['params']:,} |")
+             f"median of {r['repeats']} interleaved repeats"]
+    lines += [f"- note: {k}: {v}" for k, v in r["notes"].items()]
+    lines += _rates_table(r) + shares(r) + _epoch_lines(r) + _real_epochs_table(r) + _threads_table(r)
+    lines += md_table(["architecture", "forward MFLOPs / image", "trainable parameters"],
+                      [(k, v["forward_mflops"], f"{v['params']:,}") for k, v in r["architectures"].items()])
     return "\n".join(lines) + "\n"
 
+
+def md_table(header: list[str], rows: Iterable[Iterable[object]]) -> list[str]:
+    """Return a markdown table's lines: a blank line, the ``header``, the rule, one line per row."""
+    return ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
+        "| " + " | ".join(map(str, row)) + " |" for row in rows]
+
+
+def _rates_table(r: dict) -> list[str]:
+    """Return the markdown table of every measurement, with its ratios to (a)."""
+    base = next(v for k, v in r["rates"].items() if k.startswith("a:"))
+    rows = [(k, f"{v['images_per_s']:,.0f}", f"{v['images_per_s'] / base['images_per_s']:.2f}",
+             f"{v['cpu_ms_per_image']:.3f}", f"{base['cpu_ms_per_image'] / v['cpu_ms_per_image']:.2f}",
+             ", ".join(f"{x:,.0f}" for x in v["all_images_per_s"])) for k, v in r["rates"].items()]
+    return ["", "Speed-up = (a)'s CPU ms per image / this one's (robust to a busy CPU); wall images/s are as measured."] + md_table(
+        ["measurement", "wall images/s", "wall ratio to (a)", "CPU ms / image", "speed-up by CPU time",
+         "repeats (images/s)"], rows)
+
+
+def _epoch_lines(r: dict) -> list[str]:
+    """Return section v's markdown lines: one real epoch, the validation pass, an epoch's first batch."""
+    if "real_epoch_s" not in r:
+        return []
+    return ["", f"One real epoch of today's recipe (fit with validation): {r['real_epoch_s']} s "
+                f"(load {r['real_epoch_loadavg']}).",
+            "", f"Validation pass: {r['validation_pass_s']} s; first batch of an epoch (shuffle buffer): "
+                f"{r['epoch_first_batch_s']} s, cached-tensor pipeline {r['epoch_first_batch_cached_s']} s."]
+
+
+def _real_epochs_table(r: dict) -> list[str]:
+    """Return section r's markdown table of real epochs and projected training times."""
+    if not r.get("real_epochs"):
+        return []
+    rows = [(k, v["epochs"], f"{v['epoch_wall_s']} ({', '.join(map(str, v['all_wall_s']))})",
+             f"{v['epoch_cpu_s']} ({', '.join(map(str, v['all_cpu_s']))})", v["projected_wall_s"],
+             v["time_ratio_wall"], v["time_ratio_cpu"]) for k, v in r["real_epochs"].items()]
+    return ["", "Real epochs (fit with validation), interleaved; projected = epochs x median epoch:"] + md_table(
+        ["recipe", "epochs", "epoch wall s (all)", "epoch CPU s (all)", "projected wall s", "time ratio, wall",
+         "time ratio, CPU"], rows)
+
+
+def _threads_table(r: dict) -> list[str]:
+    """Return section g's markdown table of thread settings."""
+    if not r.get("threads"):
+        return []
+    rows = [(k, f"{v['recipe']['median']:,.0f}", f"{v['model_step']['median']:,.0f}",
+             f"{v['recipe_cpu_ms']['median']:.3f}", f"{v['model_step_cpu_ms']['median']:.3f}")
+            for k, v in r["threads"].items()]
+    return md_table(["threads", "recipe images/s", "model step images/s", "recipe CPU ms/image",
+                     "model step CPU ms/image"], rows)
+
+
+# --- trainings -------------------------------------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
     """A training recipe: architecture, batch, learning rate and its schedule, epochs, augmentation, pipeline."""
 
-    arch: str = "build_cnn"  # "build_cnn" (digitlab.model) or a key of ARCHS
-    batch_size: int = 128
+    arch: str = "current"  # a key of ARCHS
+    norm: str = "keras"  # one of NORMS: "fused" is model.FusedBatchNormalization (same maths, faster)
+    batch_size: int = BATCH
     lr: float = 2e-3
     epochs: int = 30
-    schedule: str = "epoch"  # "epoch": train.cosine_schedule per epoch; "step": warm-up + cosine per step
-    warmup_epochs: float = 1.0
-    augment: str = "recipe"  # "recipe": today's augment_batch; "raw": tf.raw_ops.ImageProjectiveTransformV3
+    schedule: str = "epoch"  # "epoch": train.cosine_schedule; "step": train.step_schedule
+    warmup_epochs: int = 1
+    augment: str = "recipe"  # "recipe": train.augment_batch; "raw": the same with tf.raw_ops.ImageProjectiveTransformV3
     cached: bool = False  # gather batches from cached tensors instead of slicing elements
     jit: bool = False
-    bn: object = True  # True: keras BatchNormalization; "fused": FusedBatchNormalization (same maths, faster)
 
 
-#: Named recipes for ``train``: today's, and the candidates the profile suggested.
+#: Named recipes for ``train`` and section r: today's, and the candidates the profile suggested.
 RECIPES = {
-    # today's recipe (git 704a7f2)
+    # digitlab's first recipe: build_cnn(block3_stride=1, fused_norm=False), per-epoch schedule, 30 epochs
     "current": Recipe(),
-    # the proposed default: block 3's first conv strided (7x7 -> 4x4), FusedBatchNormalization,
+    # digitlab's recipe now: build_cnn() (block 3's first conv strided, 7x7 -> 4x4, FusedBatchNormalization),
     # per-step warm-up + cosine, 24 epochs; same widths, augmentation, optimiser, batch and peak rate
-    "fast": Recipe(arch="block3_stride", bn="fused", schedule="step", epochs=24),
+    "fast": Recipe(arch="block3_stride", norm="fused", schedule="step", epochs=24),
     # today's network with fused BN only, 18 epochs: about as fast; its accuracy was not checked
-    "fused18": Recipe(arch="current", bn="fused", schedule="step", epochs=18),
+    "fused18": Recipe(norm="fused", schedule="step", epochs=18),
 }
 
 
-def lr_schedule(rec: Recipe, steps_per_epoch: int):
-    """Return the learning rate (a float with a per-epoch callback, or a per-step schedule) and the callbacks."""
+def lr_schedule(rec: Recipe, steps_per_epoch: int) -> tuple[float | keras.optimizers.schedules.LearningRateSchedule, list]:
+    """Return the recipe's learning rate (a float with a per-epoch callback, or train.step_schedule) and its callbacks."""
     if rec.schedule == "epoch":
-        warm = max(1, int(rec.warmup_epochs))
-
-        def per_epoch(epoch: int) -> float:  # digitlab.train.cosine_schedule
-            if epoch < warm:
-                return rec.lr * (epoch + 1) / (warm + 1)
-            progress = (epoch - warm) / max(1, rec.epochs - warm)
-            return rec.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
-
+        per_epoch = train_lib.cosine_schedule(rec.lr, rec.epochs, warmup=rec.warmup_epochs)
         return rec.lr, [keras.callbacks.LearningRateScheduler(per_epoch)]
-    total = rec.epochs * steps_per_epoch
-    warm = int(min(rec.warmup_epochs, rec.epochs - 1) * steps_per_epoch)  # a 1-epoch run has no warm-up
-    schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=rec.lr * (0.02 if warm else 1.0), decay_steps=max(1, total - warm), alpha=0.01,
-        warmup_target=rec.lr if warm else None, warmup_steps=warm)
-    return schedule, []
+    return train_lib.step_schedule(rec.lr, rec.epochs, steps_per_epoch, warmup=rec.warmup_epochs), []
 
 
-def setup_training(rec: Recipe, train, val, seed):
+def setup_training(rec: Recipe, train: tuple, val: tuple, seed: int) -> tuple:
     """Return (compiled model, training dataset, validation dataset, callbacks) for ``rec``."""
     (x_tr, y_tr), (x_val, y_val) = train, val
-    model = build_current() if rec.arch == "build_cnn" else build_arch(ARCHS[rec.arch], bn=rec.bn, name=rec.arch)
-    steps_per_epoch = math.ceil(len(y_tr) / rec.batch_size)
-    lr, callbacks = lr_schedule(rec, steps_per_epoch)
+    model = build_model(rec.arch, rec.norm)
+    lr, callbacks = lr_schedule(rec, math.ceil(len(y_tr) / rec.batch_size))
     compile_model(model, lr=lr, jit=rec.jit)
-    ranges = augment_ranges()
-    aug = recipe_augment() if rec.augment == "recipe" else (lambda a: augment_raw(a, ranges))
-    train_ds = make_dataset(x_tr, y_tr, batch_size=rec.batch_size, augment=aug, shuffle=True, seed=seed,
+    augment = recipe_augment if rec.augment == "recipe" else augment_raw
+    train_ds = make_dataset(x_tr, y_tr, batch_size=rec.batch_size, augment=augment, shuffle=True, seed=seed,
                             cached=rec.cached)
-    val_ds = make_dataset(x_val, y_val, batch_size=1024)
-    return model, train_ds, val_ds, callbacks
+    return model, train_ds, make_dataset(x_val, y_val, batch_size=1024), callbacks
 
 
-def train_one(name: str, rec: Recipe, data, args) -> dict:
+class _EpochLog(keras.callbacks.Callback):
+    """Logs every epoch's validation accuracy and loss, and records when it ended."""
+
+    def __init__(self, name: str, epochs: int) -> None:
+        super().__init__()
+        self.name, self.epochs, self.start, self.stamps = name, epochs, time.perf_counter(), []
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.stamps.append(time.perf_counter() - self.start)
+        log(f"  {self.name} epoch {epoch + 1}/{self.epochs}: val_accuracy {logs['val_accuracy']:.4f} "
+            f"val_loss {logs['val_loss']:.4f} ({self.stamps[-1]:.0f} s, load {loadavg()})")
+
+
+def train_one(name: str, rec: Recipe, data: tuple, args: argparse.Namespace) -> dict:
     """Train one recipe from scratch; return its per-epoch history, wall time and (with --test) test accuracy."""
     (x_tr, y_tr), (x_val, y_val), (x_test, y_test) = data
     keras.utils.set_random_seed(args.seed)
     model, train_ds, val_ds, callbacks = setup_training(rec, (x_tr, y_tr), (x_val, y_val), args.seed)
-    stamps = []
-
-    class EpochLog(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            stamps.append(time.perf_counter())
-            log(f"  {name} epoch {epoch + 1}/{rec.epochs}: val_accuracy {logs['val_accuracy']:.4f} "
-                f"val_loss {logs['val_loss']:.4f} ({stamps[-1] - start:.0f} s, load {loadavg()})")
-
     log(f"training {name}: {rec} on {len(y_tr):,} images, load {loadavg()}")
-    load0 = loadavg()
-    start = time.perf_counter()
-    hist = model.fit(train_ds, validation_data=val_ds, epochs=rec.epochs, verbose=0,
-                     callbacks=[*callbacks, EpochLog()])
-    wall = time.perf_counter() - start
+    load0, epoch_log = loadavg(), _EpochLog(name, rec.epochs)
+    hist = model.fit(train_ds, validation_data=val_ds, epochs=rec.epochs, verbose=0, callbacks=[*callbacks, epoch_log])
+    wall = time.perf_counter() - epoch_log.start
     out = {"recipe": dataclasses.asdict(rec), "train_images": len(y_tr), "val_images": len(y_val),
            "wall_s": round(wall, 1), "images_per_s": round(len(y_tr) * rec.epochs / wall, 1),
            "loadavg_start": load0, "loadavg_end": loadavg(), "params": n_params(model),
            "forward_mflops": round(2 * forward_macs(model) / 1e6, 2),
            "history": {k: [round(float(v), 5) for v in vs] for k, vs in hist.history.items()},
-           "epoch_end_s": [round(t - start, 1) for t in stamps]}
+           "epoch_end_s": [round(t, 1) for t in epoch_log.stamps]}
     if args.save:
         args.out_dir.mkdir(parents=True, exist_ok=True)
         out["saved"] = str(args.out_dir / f"{args.stem}_{name}.keras")
         model.save(out["saved"])
     if args.test:
-        probs = model.predict(x_test, batch_size=1024, verbose=0)
-        out["test_accuracy"] = float(np.mean(probs.argmax(1) == y_test))
+        out["test_accuracy"] = float(np.mean(model_lib.predict_proba(model, x_test).argmax(1) == y_test))
         log(f"  {name}: test accuracy {out['test_accuracy']:.4f}")
     return out
 
 
-def run_train(args) -> int:
+def run_train(args: argparse.Namespace) -> int:
     """Train the named recipes one after another on the same split; write train_<names>.json and .md."""
     (x_tr, y_tr), (x_val, y_val), (x_test, y_test), source = load_data(args.data, args.seed, args.val_fraction,
                                                                        args.fraction)
     data = ((x_tr, y_tr), (x_val, y_val), (x_test, y_test))
-    results = {}
     args.stem = "train_" + "_".join(args.recipe.split(",")) + (f"_e{args.epochs}" if args.epochs else "") + (
         f"_s{args.seed}" if args.seed != 42 else "") + (f"_{source.stem}" if source.stem != "mnist-offline" else "")
+    results = {}
     for name in args.recipe.split(","):
-        rec = RECIPES[name]
-        if args.epochs:
-            rec = dataclasses.replace(rec, epochs=args.epochs)
+        rec = RECIPES[name] if not args.epochs else dataclasses.replace(RECIPES[name], epochs=args.epochs)
         results[name] = train_one(name, rec, data, args)
-    stem = args.stem
     result = {"command": " ".join([Path(sys.executable).name, *sys.argv]),
               "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
-              "data": str(source), "seed": args.seed, "sources": SOURCES, "runs": results}
+              "data": str(source), "seed": args.seed, "runs": results}
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = [f"# Trainings ({result['date']})", "", f"- `{result['command']}`", f"- {result['machine']}",
-             f"- data {source.name}, seed {args.seed}", "",
-             "| recipe | epochs | wall s | images/s | load start/end | best val acc | final val acc | test acc |",
-             "|---|---|---|---|---|---|---|---|"]
-    for name, r in results.items():
-        va = r["history"]["val_accuracy"]
-        lines.append(f"| {name} | {r['recipe']['epochs']} | {r['wall_s']} | {r['images_per_s']:,.0f} | "
-                     f"{r['loadavg_start']} / {r['loadavg_end']} | {max(va):.4f} | {va[-1]:.4f} | "
-                     f"{r.get('test_accuracy', '-')} |")
-    lines += ["", "Validation accuracy by epoch:", ""]
-    lines += [f"- {name}: " + " ".join(f"{v:.4f}" for v in r["history"]["val_accuracy"]) for name, r in results.items()]
-    (args.out_dir / f"{stem}.md").write_text("\n".join(lines) + "\n")
-    log(f"wrote {args.out_dir / stem}.json and .md")
+    (args.out_dir / f"{args.stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.out_dir / f"{args.stem}.md").write_text(train_markdown(result, source, args.seed))
+    log(f"wrote {args.out_dir / args.stem}.json and .md")
     return 0
+
+
+def train_markdown(result: dict, source: Path, seed: int) -> str:
+    """Return the trainings ``result`` as markdown: a table of the runs, then validation accuracy by epoch."""
+    lines = [f"# Trainings ({result['date']})", "", f"- `{result['command']}`", f"- {result['machine']}",
+             f"- data {source.name}, seed {seed}"]
+    rows = [(name, r["recipe"]["epochs"], r["wall_s"], f"{r['images_per_s']:,.0f}",
+             f"{r['loadavg_start']} / {r['loadavg_end']}", f"{max(r['history']['val_accuracy']):.4f}",
+             f"{r['history']['val_accuracy'][-1]:.4f}", r.get("test_accuracy", "-")) for name, r in result["runs"].items()]
+    lines += md_table(["recipe", "epochs", "wall s", "images/s", "load start/end", "best val acc", "final val acc",
+                       "test acc"], rows)
+    lines += ["", "Validation accuracy by epoch:", ""]
+    lines += [f"- {name}: " + " ".join(f"{v:.4f}" for v in r["history"]["val_accuracy"])
+              for name, r in result["runs"].items()]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

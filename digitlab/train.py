@@ -30,7 +30,7 @@ from digitlab.config import IMAGE_SIZE, NUM_CLASSES  # noqa: E402
 from digitlab.files import read_json, write_json_atomic  # noqa: E402
 
 __all__ = [
-    "RECIPES", "Augmentation", "TrainResult", "Split", "augment_batch", "make_dataset", "cosine_schedule", "step_schedule", "SCHEDULES",
+    "RECIPES", "Augmentation", "TrainResult", "Split", "augment_batch", "random_affine", "change_pen", "make_dataset", "cosine_schedule", "step_schedule", "SCHEDULES",
     "compile_for", "build_for", "prepare_data", "pen_training_data", "make_callbacks", "fit", "save_outputs", "train", "model_or_stand_in",
     "checkpoint_dir", "make_card",
 ]
@@ -89,8 +89,23 @@ def augment_batch(images: tf.Tensor, *, seed: int | None = None, ranges: Augment
     One affine transform per image (rotation, scale, shear, shift) stands in for the ways
     people draw; a 2x2 max or min filter thickens or thins the pen of a random share of them.
     """
-    b = tf.shape(images)[0]
-    rnd = tf.random.uniform((b, 6), seed=seed)
+    transforms, pen_draws = random_affine(tf.shape(images)[0], seed=seed, ranges=ranges)
+    warped = keras.ops.image.affine_transform(images, transforms, interpolation="bilinear", fill_mode="constant")
+    return change_pen(warped, pen_draws, share=ranges.pen)
+
+
+def random_affine(
+    batch_size: int | tf.Tensor, *, seed: int | None = None, ranges: Augmentation = Augmentation()
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Return ``(transforms, pen_draws)``: ``augment_batch``'s random warp of each image and its draw for ``change_pen``.
+
+    Each row of ``transforms`` (B, 8) is ``[a0, a1, a2, b0, b1, b2, 0, 0]``: output pixel (x, y)
+    reads the input at (a0 x + a1 y + a2, b0 x + b1 y + b2), the inverse map that
+    ``keras.ops.image.affine_transform`` and ``ImageProjectiveTransformV3`` take. The forward map
+    rotates, zooms and shears about the image centre, then shifts, each by a uniform draw from
+    ``ranges``. ``pen_draws`` (B,) are uniform in [0, 1).
+    """
+    rnd = tf.random.uniform((batch_size, 6), seed=seed)
     angle = (rnd[:, 0] * 2 - 1) * ranges.rotation * math.pi / 180
     scale = ranges.scale[0] + rnd[:, 1] * (ranges.scale[1] - ranges.scale[0])
     shear = (rnd[:, 2] * 2 - 1) * ranges.shear
@@ -104,14 +119,20 @@ def augment_batch(images: tf.Tensor, *, seed: int | None = None, ranges: Augment
     ox = c - (m00 * (c + tx) + m01 * (c + ty))
     oy = c - (m10 * (c + tx) + m11 * (c + ty))
     zeros = tf.zeros_like(angle)
-    transform = tf.stack([m00, m01, ox, m10, m11, oy, zeros, zeros], axis=1)
-    warped = keras.ops.image.affine_transform(images, transform, interpolation="bilinear", fill_mode="constant")
-    thick = tf.nn.max_pool2d(warped, 2, 1, "SAME")
-    thin = -tf.nn.max_pool2d(-warped, 2, 1, "SAME")
-    pen = rnd[:, 5][:, None, None, None]
-    p = ranges.pen / 2
-    out = tf.where(pen < p, thick, tf.where(pen > 1 - p, thin, warped))
-    return tf.clip_by_value(out, 0.0, 1.0)
+    return tf.stack([m00, m01, ox, m10, m11, oy, zeros, zeros], axis=1), rnd[:, 5]
+
+
+def change_pen(images: tf.Tensor, draws: tf.Tensor, *, share: float) -> tf.Tensor:
+    """Return ``images`` (B, 28, 28, 1) with a ``share`` of pens changed, clipped to [0, 1].
+
+    An image whose draw (B,) is below ``share / 2`` is thickened by a 2x2 max filter, one whose
+    draw is above ``1 - share / 2`` thinned by a 2x2 min filter; the others are kept.
+    """
+    thick = tf.nn.max_pool2d(images, 2, 1, "SAME")
+    thin = -tf.nn.max_pool2d(-images, 2, 1, "SAME")
+    draws = draws[:, None, None, None]
+    p = share / 2
+    return tf.clip_by_value(tf.where(draws < p, thick, tf.where(draws > 1 - p, thin, images)), 0.0, 1.0)
 
 
 def make_dataset(

@@ -28,6 +28,25 @@ def test_augment_identity_when_ranges_are_zero(mnist):
     np.testing.assert_allclose(np.asarray(train.augment_batch(x, ranges=still)), x, atol=1e-5)
 
 
+def test_random_affine_draws_maps_within_the_ranges():
+    still = train.Augmentation(rotation=0.0, scale=(1.0, 1.0), shear=0.0, shift=0.0, pen=0.0)
+    transforms, draws = (np.asarray(t) for t in train.random_affine(5, seed=1, ranges=still))
+    np.testing.assert_allclose(transforms, np.tile([1, 0, 0, 0, 1, 0, 0, 0], (5, 1)), atol=1e-6)
+    assert draws.shape == (5,) and ((0 <= draws) & (draws < 1)).all()
+    shifted, _ = train.random_affine(200, seed=2, ranges=dataclasses.replace(still, shift=2.5))
+    offsets = np.asarray(shifted)[:, [2, 5]]
+    assert np.abs(offsets).max() <= 2.5 and np.abs(offsets).max() > 2.0
+
+
+def test_change_pen_thickens_thins_or_keeps_by_draw():
+    dot = np.zeros((3, 28, 28, 1), np.float32)
+    dot[:, 10, 10] = 1.0
+    out = np.asarray(train.change_pen(dot, np.array([0.1, 0.9, 0.5], np.float32), share=0.5))
+    assert out[0].sum() == 4, "a 2x2 max filter thickens a dot to a 2x2 square"
+    assert out[1].sum() == 0, "a 2x2 min filter erases a one-pixel line"
+    np.testing.assert_array_equal(out[2], dot[2])
+
+
 def test_augmentation_ranges_are_fixed_values():
     ranges = train.Augmentation(rotation=5.0)
     with pytest.raises(dataclasses.FrozenInstanceError):
