@@ -172,7 +172,7 @@ def step_schedule(
     """
     total, warm = epochs * steps_per_epoch, min(warmup, epochs - 1) * steps_per_epoch
     return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=base_lr * 0.02, decay_steps=max(1, total - warm), alpha=0.01,
+        initial_learning_rate=base_lr * 0.02 if warm else base_lr, decay_steps=max(1, total - warm), alpha=0.01,
         warmup_target=base_lr if warm else None, warmup_steps=warm)
 
 

@@ -92,6 +92,8 @@ def test_step_schedule_warms_up_then_decays_every_step():
     assert all(a < b for a, b in zip(values[:10], values[1:11])), "warm-up rises every step"
     assert all(a > b for a, b in zip(values[10:40], values[11:41])), "then it falls every step"
     assert values[40] == pytest.approx(1e-5)
+    one_epoch = train.step_schedule(1e-3, epochs=1, steps_per_epoch=10)
+    assert float(one_epoch(0)) == pytest.approx(1e-3), "no room for a warm-up: start at the full rate"
 
 
 @pytest.mark.slow
