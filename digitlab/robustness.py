@@ -19,16 +19,22 @@ rotate      ``canvas`` rotated by 12-25 degrees either way
 photo       ``canvas`` as a photo of paper: dark ink on light, uneven paper, blur and noise
 strokes     a digit drawn from coordinates (``digitlab.strokes`` templates), jittered, scaled,
             placed and rasterised with a random pen width, as the drawing pad does
+snapshot    ``canvas`` as a phone photo (``render_snapshot``): dark ink on tinted, textured paper,
+            a lighting gradient of up to 30%, a soft shadow, sensor noise of sigma up to 15/255,
+            saved as JPEG at quality 60
 ==========  ====================================================================================
 
-Images are uint8 (N, canvas, canvas), light ink on black except ``photo``. Pass them through
+Images are uint8 (N, canvas, canvas), light ink on black except ``photo`` and ``snapshot``.
+``non_digit_page`` makes pages that hold no digit at all (``NON_DIGITS``: a blank sheet, pure
+noise, a sheet with only a shadow), which ``to_mnist`` must decline. Pass them through
 ``preprocess.to_mnist`` (``prepare``) for digitlab's way, or ``resize_canvas`` for the
 "resize the whole canvas to 28x28" way many MNIST demos use.
 
-This module needs numpy, scipy and Pillow only, never TensorFlow.
+This module needs numpy, scipy, Pillow and (through ``preprocess``) scikit-image, never TensorFlow.
 """
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -40,16 +46,29 @@ from digitlab import config, preprocess, strokes
 from digitlab.config import IMAGE_SIZE, NUM_CLASSES
 
 __all__ = [
-    "KINDS", "CANVAS", "MARGIN", "DrawingSet", "build_drawing_set", "redraw", "pen_image", "disc", "thicken", "thin",
-    "slant", "rotate", "trim", "place", "render_photo", "draw_strokes", "to_uint8", "prepare", "resize_canvas",
+    "KINDS", "NON_DIGITS", "CANVAS", "MARGIN", "GRADIENT", "SHADOW_DEPTH", "SHADOW_ONLY_DEPTH", "SENSOR_NOISE",
+    "JPEG_QUALITY", "DrawingSet", "build_drawing_set", "redraw", "pen_image", "disc", "thicken", "thin", "slant",
+    "rotate", "trim", "place", "render_photo", "render_snapshot", "non_digit_page", "non_digit_pages",
+    "paper_texture", "lighting", "soft_shadow", "photograph", "draw_strokes", "to_uint8", "prepare", "resize_canvas",
     "accuracy_by_kind",
 ]
 #: Every kind of drawing the set holds, in the order they are built.
-KINDS: tuple[str, ...] = ("canvas", "thick", "thin", "shift", "scale", "slant", "rotate", "photo", "strokes")
+KINDS: tuple[str, ...] = ("canvas", "thick", "thin", "shift", "scale", "slant", "rotate", "photo", "strokes", "snapshot")
+#: Pages without a digit that ``non_digit_page`` makes: to be declined, never read as a digit.
+NON_DIGITS: tuple[str, ...] = ("blank", "noise", "shadow")
 #: Side of the square canvas the drawings are rendered on (the drawing pad's size).
 CANVAS = 280
 #: Free border kept around every digit, as a share of the canvas.
 MARGIN = 0.02
+#: Snapshots: the most the light falls across the page (a lighting gradient of 30%).
+GRADIENT = 0.30
+#: Snapshots: how much of the light a shadow takes, (least, most), on a digit's page and on a page of only a shadow.
+SHADOW_DEPTH = (0.10, 0.35)
+SHADOW_ONLY_DEPTH = (0.25, 0.50)
+#: Snapshots: the largest sigma of the sensor noise, in 0-1 grey levels.
+SENSOR_NOISE = 15 / 255
+#: Snapshots are saved as JPEG at this quality.
+JPEG_QUALITY = 60
 
 
 @dataclass(frozen=True)
@@ -126,7 +145,9 @@ def redraw(digit: np.ndarray, kind: str, rng: np.random.Generator, canvas: int =
         pen = rotate(pen, rng.choice([-1, 1]) * rng.uniform(12, 25))
     push = rng.uniform(0.6, 1.0, size=2) * rng.choice([-1, 1], size=2) if kind == "shift" else rng.uniform(-0.15, 0.15, size=2)
     page = place(pen, canvas, push)
-    return render_photo(page, rng) if kind == "photo" else to_uint8(page)
+    if kind == "photo":
+        return render_photo(page, rng)
+    return render_snapshot(page, rng) if kind == "snapshot" else to_uint8(page)
 
 
 def pen_image(digit: np.ndarray, size: float) -> np.ndarray:
@@ -221,6 +242,110 @@ def render_photo(page: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     blurred = ndimage.gaussian_filter(page, sigma=rng.uniform(0.5, 1.5) * n / CANVAS)
     photo = light - (light - ink) * blurred + rng.normal(0.0, 0.02, size=page.shape)
     return to_uint8(photo)
+
+
+def render_snapshot(page: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Return ``page`` (ink in [0, 1]) as a uint8 phone photo of the digit drawn in dark ink on paper.
+
+    Black or blue ink (reflecting 5-35% of the light) on tinted, textured paper (72-95%), the
+    pen's edge softened by the lens, lit by ``lighting`` and darkened by a ``soft_shadow`` that
+    takes ``SHADOW_DEPTH`` of the light, then ``photograph``-ed (sensor noise, JPEG).
+    """
+    n = page.shape[0]
+    alpha = ndimage.gaussian_filter(page, rng.uniform(0.5, 1.5) * n / CANVAS)[..., None]
+    ink = rng.uniform(0.05, 0.35) * (np.ones(3) if rng.random() < 0.5 else np.array([0.4, 0.5, 1.4]))
+    reflectance = _paper(n, rng) * (1 - alpha) + ink * alpha
+    return photograph(reflectance * _light(n, rng, SHADOW_DEPTH)[..., None], rng)
+
+
+def non_digit_page(kind: str, rng: np.random.Generator, canvas: int = CANVAS) -> np.ndarray:
+    """Return a (canvas, canvas) uint8 page with no digit on it, of a ``kind`` in ``NON_DIGITS``.
+
+    ``blank``: a snapshot of empty paper (texture, lighting gradient, noise, JPEG); ``shadow``:
+    the same with a soft shadow taking ``SHADOW_ONLY_DEPTH`` of the light; ``noise``: pure
+    noise, grey levels drawn around mid-grey (Gaussian, sigma 0.12-0.3, or uniform over 0-1).
+    """
+    if kind not in NON_DIGITS:
+        raise ValueError(f"kind {kind!r} is not among {list(NON_DIGITS)}")
+    if kind == "noise":
+        return _static(canvas, rng)
+    depth = SHADOW_ONLY_DEPTH if kind == "shadow" else None
+    return photograph(_paper(canvas, rng) * _light(canvas, rng, depth)[..., None], rng)
+
+
+def non_digit_pages(*, per_kind: int = 50, seed: int = config.SEED, canvas: int = CANVAS) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``per_kind`` pages of each of ``NON_DIGITS`` as uint8 (N, canvas, canvas) and their kinds, the same for the same seed."""
+    rng = np.random.default_rng(seed)
+    kinds = np.repeat(NON_DIGITS, per_kind)
+    return np.stack([non_digit_page(k, rng, canvas) for k in kinds]), kinds
+
+
+def paper_texture(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Return (n, n) relative brightness changes of paper: fine grain and coarse clouds of 0.5-2% and 0.5-3%."""
+    fine = ndimage.gaussian_filter(rng.normal(size=(n, n)), rng.uniform(0.7, 1.5) * n / CANVAS)
+    coarse = ndimage.gaussian_filter(rng.normal(size=(n, n)), rng.uniform(4, 12) * n / CANVAS)
+    return fine / fine.std() * rng.uniform(0.005, 0.02) + coarse / coarse.std() * rng.uniform(0.005, 0.03)
+
+
+def lighting(n: int, rng: np.random.Generator, gradient: float = GRADIENT) -> np.ndarray:
+    """Return an (n, n) light field, 1 on its bright side, falling by up to ``gradient`` across the page in a random direction."""
+    angle = rng.uniform(0, 2 * np.pi)
+    y, x = np.mgrid[0:n, 0:n] / max(n - 1, 1)
+    ramp = np.cos(angle) * x + np.sin(angle) * y
+    ramp = (ramp - ramp.min()) / max(np.ptp(ramp), 1e-9)
+    return 1.0 - rng.uniform(0, gradient) * ramp
+
+
+def soft_shadow(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Return an (n, n) shadow in [0, 1]: a straight or round edge, blurred over 7-18% of the page (10-90% of the shade).
+
+    Half the time the shadow covers the side of a line through the middle part of the page,
+    otherwise a disc (radius 25-60% of the page) centred on the page.
+    """
+    y, x = np.mgrid[0:n, 0:n] / n
+    if rng.random() < 0.5:
+        angle = rng.uniform(0, 2 * np.pi)
+        inside = np.cos(angle) * (x - 0.5) + np.sin(angle) * (y - 0.5) - rng.uniform(-0.2, 0.3)
+    else:
+        cy, cx = rng.uniform(0, 1, size=2)
+        inside = rng.uniform(0.25, 0.6) - np.hypot(y - cy, x - cx)
+    return 1 / (1 + np.exp(-2 * inside / rng.uniform(0.03, 0.08)))
+
+
+def photograph(scene: np.ndarray, rng: np.random.Generator, quality: int = JPEG_QUALITY) -> np.ndarray:
+    """Return the (n, n, 3) light of ``scene`` as a uint8 grey photo: sensor noise (sigma up to ``SENSOR_NOISE``), then JPEG."""
+    noisy = scene + rng.normal(0.0, rng.uniform(0, SENSOR_NOISE), size=scene.shape)
+    return _jpeg(to_uint8(noisy), quality)
+
+
+def _paper(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Return the (n, n, 3) reflectance of a sheet of paper: a warm tint reflecting 72-95% of the light, textured."""
+    tint = rng.uniform(0.72, 0.95) * np.array([1.0, rng.uniform(0.96, 1.0), rng.uniform(0.88, 1.0)])
+    return tint * (1 + paper_texture(n, rng))[..., None]
+
+
+def _light(n: int, rng: np.random.Generator, shadow_depth: tuple[float, float] | None) -> np.ndarray:
+    """Return the (n, n) light on the page: ``lighting``, and a ``soft_shadow`` taking ``shadow_depth`` of it (if given)."""
+    light = lighting(n, rng)
+    return light if shadow_depth is None else light * (1 - rng.uniform(*shadow_depth) * soft_shadow(n, rng))
+
+
+def _static(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Return an (n, n) uint8 page of pure noise around mid-grey, half the time saved as JPEG."""
+    if rng.random() < 0.7:
+        noise = rng.normal(rng.uniform(0.3, 0.7), rng.uniform(0.12, 0.3), size=(n, n))
+    else:
+        noise = rng.uniform(0, 1, size=(n, n))
+    page = to_uint8(ndimage.gaussian_filter(noise, rng.uniform(0, 0.5)))
+    return _jpeg(page, JPEG_QUALITY) if rng.random() < 0.5 else page
+
+
+def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    """Return uint8 ``image`` (grey or RGB) after a round trip through JPEG at ``quality``, as grey."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+    with Image.open(buffer) as decoded:
+        return np.asarray(decoded.convert("L"))
 
 
 def draw_strokes(label: int, rng: np.random.Generator, canvas: int = CANVAS) -> np.ndarray:

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from digitlab import preprocess
+from digitlab import preprocess, robustness as rb
 
 
 def canvas_digit(digit: np.ndarray, size: int = 280, offset=(40, 90), scale: int = 6) -> np.ndarray:
@@ -92,8 +92,9 @@ def test_polarity_is_detected_from_the_border():
 
 @pytest.mark.parametrize("blank", [np.zeros((50, 50)), np.full((40, 60, 3), 255, np.uint8), np.zeros((30, 30, 4))])
 def test_blank_image_raises_no_ink(blank):
-    with pytest.raises(ValueError, match="no ink"):
+    with pytest.raises(preprocess.NoInkError, match="no ink") as caught:
         preprocess.to_mnist(blank)
+    assert caught.value.reason == "blank" and isinstance(caught.value, ValueError)
 
 
 @pytest.mark.parametrize(
@@ -178,3 +179,114 @@ def test_preprocess_does_not_import_tensorflow():
     code = "import digitlab.preprocess, sys; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# --- photos and scans ------------------------------------------------------------------------
+
+
+def old_ink_map(grey: np.ndarray) -> np.ndarray:
+    """``ink_map`` before photos were handled: polarity from the border, scaled from paper to strongest ink."""
+    paper = float(np.median(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])))
+    if paper > 0.5:
+        grey, paper = 1.0 - grey, 1.0 - paper
+    return np.clip((grey - paper) / (float(grey.max()) - paper), 0.0, 1.0).astype(np.float32)
+
+
+def old_to_mnist(photo: np.ndarray) -> np.ndarray:
+    """What ``to_mnist`` made of a photo before: the old ink map through the same crop, fit and centring."""
+    ink = old_ink_map(preprocess.to_unit(photo))
+    return preprocess.mnist_steps(np.round(ink * 255).astype(np.uint8)).result
+
+
+def digit_page(digit: np.ndarray, size: float = 180, push=(0.05, -0.1)) -> np.ndarray:
+    """An MNIST digit redrawn with a hard-edged pen on a 280x280 page, ink in [0, 1]."""
+    return rb.place(rb.pen_image(digit, size), rb.CANVAS, push)
+
+
+def snapshot(page: np.ndarray, seed: int) -> np.ndarray:
+    """``page`` as a phone photo: tinted paper, lighting gradient, soft shadow, sensor noise, JPEG 60."""
+    return rb.render_snapshot(page, np.random.default_rng(seed))
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+
+@pytest.fixture(scope="module")
+def clean_fixtures(mnist) -> dict[str, np.ndarray]:
+    """Drawings on flat paper as the pad, MNIST and clean scans give them, grey in [0, 1]."""
+    x = mnist[1][0]
+    heavy = rb.to_uint8(rb.place(rb.thicken(rb.pen_image(x[10], 260), 20), 280))  # ink over more than half the page
+    return {
+        "mnist": x[0] / 255.0,
+        "canvas": canvas_digit(x[1]),
+        "pad": rb.to_uint8(digit_page(x[2])) / 255.0,
+        "strokes": rb.draw_strokes(5, np.random.default_rng(0)) / 255.0,
+        "dark on light": 1.0 - rb.to_uint8(digit_page(x[3], 120)) / 255.0,
+        "grey paper": 0.9 - 0.8 * canvas_digit(x[4]),
+        "heavy ink": heavy / 255.0,
+    }
+
+
+def test_clean_drawings_give_exactly_what_they_gave_before(clean_fixtures):
+    assert (clean_fixtures["heavy ink"] > 0).mean() > 0.5
+    for name, grey in clean_fixtures.items():
+        assert preprocess.is_flat(grey), name
+        np.testing.assert_array_equal(preprocess.ink_map(grey), old_ink_map(preprocess.to_unit(grey)), err_msg=name)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_photo_with_gradient_shadow_noise_and_jpeg_gives_the_clean_digit(mnist, seed):
+    for digit in mnist[1][0][10 + 3 * seed:13 + 3 * seed]:
+        page = digit_page(digit)
+        photo = snapshot(page, seed)
+        assert not preprocess.is_flat(photo / 255.0)
+        clean = preprocess.to_mnist(rb.to_uint8(page))
+        assert correlation(preprocess.to_mnist(photo), clean) > 0.9
+        assert correlation(preprocess.to_mnist(photo), clean) > correlation(old_to_mnist(photo), clean) + 0.1
+
+
+def test_the_ink_map_of_a_photo_keeps_its_size_clean_paper_and_soft_edges(mnist):
+    page = digit_page(mnist[1][0][20])
+    ink = preprocess.ink_map(snapshot(page, 5))
+    assert ink.shape == page.shape and ink.dtype == np.float32
+    assert ink.min() == 0.0 and ink.max() == 1.0
+    assert ink[ndimage.binary_dilation(page > 0.05, iterations=8) == 0].max() < preprocess.INK_THRESHOLD
+    assert ((ink > 0.05) & (ink < 0.95)).sum() > 0.05 * (ink > 0.05).sum()  # anti-aliased, not only 0 and 1
+
+
+def test_light_ink_on_dark_paper_photos_are_read_too(mnist):
+    page = digit_page(mnist[1][0][21])
+    photo = 255 - snapshot(page, 6)  # chalk on a blackboard, say
+    assert not preprocess.dark_ink(photo / 255.0)
+    assert preprocess.dark_ink(snapshot(page, 6) / 255.0)
+    assert correlation(preprocess.to_mnist(photo), preprocess.to_mnist(rb.to_uint8(page))) > 0.9
+
+
+@pytest.mark.parametrize("kind, reason, message", [
+    ("blank", "blank", "it is blank"), ("noise", "noise", "only noise"), ("shadow", "shadow", "only a shadow"),
+])
+def test_pages_without_a_digit_are_declined_with_the_reason(kind, reason, message):
+    rng = np.random.default_rng(11)  # thresholds were chosen on other seeds
+    for _ in range(4):
+        with pytest.raises(preprocess.NoInkError, match=message) as caught:
+            preprocess.to_mnist(rb.non_digit_page(kind, rng))
+        assert caught.value.reason == reason
+
+
+@pytest.mark.parametrize("radius", [2, 4])
+def test_a_tiny_dot_is_passed_through_not_declined(radius):
+    page = np.zeros((rb.CANVAS, rb.CANVAS), np.float32)
+    page[150:150 + 2 * radius, 90:90 + 2 * radius] = rb.disc(radius)[1:, 1:]
+    for image in (rb.to_uint8(page), snapshot(page, radius)):  # drawn on the pad, and photographed
+        out = preprocess.to_mnist(image)
+        assert out.max() == pytest.approx(1.0)
+
+
+def test_paper_map_follows_a_lighting_gradient_under_the_ink(mnist):
+    light = rb.lighting(140, np.random.default_rng(3), gradient=0.3)
+    ink = rb.pen_image(mnist[1][0][22], 100)
+    page = 0.9 * light
+    page[20:20 + ink.shape[0], 20:20 + ink.shape[1]] *= 1 - 0.8 * ink
+    assert preprocess.dark_ink(page)
+    np.testing.assert_allclose(preprocess.paper_map(page.astype(np.float32), dark=True), 0.9 * light, atol=0.03)

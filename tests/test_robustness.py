@@ -70,7 +70,7 @@ def test_every_drawing_has_ink_and_prepares_to_mnist(drawings):
 def test_only_photos_are_dark_on_light(drawings):
     border = np.concatenate([drawings.images[:, 0], drawings.images[:, -1]], axis=1)
     light = np.median(border, axis=1) > 128
-    np.testing.assert_array_equal(light, drawings.kinds == "photo")
+    np.testing.assert_array_equal(light, np.isin(drawings.kinds, ["photo", "snapshot"]))
 
 
 def test_scale_kind_is_small_or_large_and_canvas_kind_is_medium(drawings):
@@ -193,3 +193,56 @@ def test_bad_requests_say_what_is_wrong(test_split):
         rb.build_drawing_set(*test_split, per_kind=0)
     with pytest.raises(ValueError, match="test digits"):
         rb.build_drawing_set(test_split[0][:5], test_split[1][:5], per_kind=2)
+
+
+def test_snapshots_are_noisy_jpeg_photos_of_dark_ink_on_lit_paper(test_split):
+    page = rb.place(rb.pen_image(test_split[0][0], 180), 280)
+    photo = rb.render_snapshot(page, np.random.default_rng(0))
+    assert photo.shape == page.shape and photo.dtype == np.uint8
+    paper, ink = photo[page == 0], photo[page > 0.9]
+    assert ink.mean() < 0.5 * paper.mean()
+    assert np.ptp(photo[page == 0]) > 40  # lighting, shadow and noise: the paper is far from flat
+    a, b = preprocess.to_mnist(rb.to_uint8(page)), preprocess.to_mnist(photo)
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.9
+
+
+def test_snapshot_noise_is_up_to_15_grey_levels_and_jpeg_quality_60():
+    assert rb.SENSOR_NOISE == 15 / 255 and rb.JPEG_QUALITY == 60 and rb.GRADIENT == 0.30
+    flat = np.full((64, 64, 3), 0.5)
+    sigmas = [np.std(rb.photograph(flat, np.random.default_rng(seed)).astype(float)) for seed in range(20)]
+    assert max(sigmas) < 15 and max(sigmas) > 3  # JPEG smooths some of the sensor noise away
+
+
+def test_lighting_falls_by_at_most_the_gradient_and_shadows_are_soft():
+    rng = np.random.default_rng(4)
+    for _ in range(10):
+        light = rb.lighting(100, rng)
+        assert light.max() == pytest.approx(1.0) and light.min() >= 1 - rb.GRADIENT - 1e-9
+        shadow = rb.soft_shadow(100, rng)
+        assert shadow.min() >= 0 and shadow.max() <= 1
+        assert np.abs(np.diff(shadow, axis=0)).max() < 0.2  # no hard edge: at most a 20% step per pixel
+    texture = rb.paper_texture(100, rng)
+    assert 0.003 < texture.std() < 0.05
+
+
+@pytest.mark.parametrize("kind", rb.NON_DIGITS)
+def test_non_digit_pages_are_uint8_pages_of_the_canvas_size_and_hold_no_ink(kind):
+    page = rb.non_digit_page(kind, np.random.default_rng(1))
+    assert page.shape == (rb.CANVAS, rb.CANVAS) and page.dtype == np.uint8
+    again = rb.non_digit_page(kind, np.random.default_rng(1))
+    np.testing.assert_array_equal(page, again)
+    assert rb.non_digit_page(kind, np.random.default_rng(1), canvas=100).shape == (100, 100)
+
+
+def test_non_digit_pages_look_their_kind():
+    pages, kinds = rb.non_digit_pages(per_kind=3, seed=2)
+    assert pages.shape == (9, rb.CANVAS, rb.CANVAS) and pages.dtype == np.uint8
+    assert list(kinds) == ["blank"] * 3 + ["noise"] * 3 + ["shadow"] * 3
+    spread = {k: np.mean([ndimage.gaussian_filter(p.astype(float), 20).std() for p in pages[kinds == k]]) for k in rb.NON_DIGITS}
+    grain = {k: np.mean([np.std(p.astype(float) - ndimage.gaussian_filter(p.astype(float), 2)) for p in pages[kinds == k]])
+             for k in rb.NON_DIGITS}
+    assert grain["noise"] > 4 * max(grain["blank"], grain["shadow"])  # pure noise is grainy
+    assert spread["shadow"] > spread["blank"]  # a shadow darkens part of the page
+    np.testing.assert_array_equal(rb.non_digit_pages(per_kind=3, seed=2)[0], pages)
+    with pytest.raises(ValueError, match="'smudge'"):
+        rb.non_digit_page("smudge", np.random.default_rng(0))
