@@ -33,7 +33,9 @@ __all__ = ["CHUNK", "REASONS", "Reading", "Recognition", "Predictor"]
 #: Images per call in ``predict_batch``; large enough to amortise call overhead, small for memory.
 CHUNK = 2048
 #: Why ``recognise`` declines: the reasons it gives (an unsure one names its two digits).
-REASONS = ("blank", "too small", "not a digit", "unsure between a and b")
+REASONS = ("blank", "only noise", "only a shadow", "too small", "not a digit", "unsure between a and b")
+#: ``preprocess.NoInkError.reason`` -> the reason ``recognise`` gives for a page without ink.
+NO_INK = {"blank": "blank", "noise": "only noise", "shadow": "only a shadow"}
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class Recognition:
     probabilities: np.ndarray
     """(10,) float32 calibrated probabilities (all 0 for a blank image)."""
     reason: str | None
-    """None when a digit is named; else "blank", "too small", "not a digit" or "unsure between 4 and 9"."""
+    """None when a digit is named; else one of ``REASONS`` ("blank", "only noise", "too small", "unsure between 4 and 9"...)."""
     mnist_image: np.ndarray
     """(28, 28) float32 in [0, 1]: what the model saw (all 0 for a blank image)."""
     candidates: tuple[int, ...] = ()
@@ -124,7 +126,8 @@ class Predictor:
     def recognise(self, image) -> Recognition:
         """Return the digit in one raw image (see ``to_mnist``), or why it declines to name one.
 
-        Declines, in this order: "blank" (``to_mnist`` finds no ink: any ValueError it raises),
+        Declines, in this order: "blank", "only noise" or "only a shadow" (``to_mnist`` finds no
+        ink: any ValueError it raises; a ``NoInkError`` says which of the three),
         "too small" (the ink spans less than the rule's ``min_extent`` of the image), "not a
         digit" (its features lie far from every digit's, ``ClassGaussians``, or its logits'
         energy is high) and "unsure between a and b" (the two most probable digits are close). An
@@ -134,7 +137,8 @@ class Predictor:
             steps = preprocess.mnist_steps(image)
         except ValueError as exc:  # no ink (or only noise, only a shadow: whatever to_mnist refuses)
             blank = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32)
-            return Recognition(None, 0.0, np.zeros(NUM_CLASSES, np.float32), "blank", blank, detail=str(exc))
+            reason = NO_INK.get(getattr(exc, "reason", "blank"), "blank")
+            return Recognition(None, 0.0, np.zeros(NUM_CLASSES, np.float32), reason, blank, detail=str(exc))
         mnist_image = steps.result
         top, bottom, left, right = steps.bbox
         extent = max(bottom - top, right - left) / max(steps.ink.shape)

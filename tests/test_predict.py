@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlab import calibration, data, model as model_lib, predict, preprocess, strokes
+from digitlab import calibration, data, model as model_lib, predict, preprocess, robustness, strokes
 
 
 @pytest.fixture(scope="module")
@@ -131,15 +131,15 @@ def test_recognise_declines_a_straight_line(predictor, line):
     assert (r.digit, r.reason) == (None, "not a digit")
 
 
+def test_recognise_names_a_page_with_only_a_shadow(predictor):
+    shadow = robustness.non_digit_page("shadow", np.random.default_rng(3))
+    assert predictor.recognise(shadow).reason == "only a shadow"
+
+
 def test_recognise_declines_pure_noise(predictor):
     noise = np.random.default_rng(0).uniform(size=(280, 280))
-    try:
-        preprocess.to_mnist(noise)
-    except ValueError:  # preprocess finds no ink in it: blank
-        expected = "blank"
-    else:
-        expected = "not a digit"
-    assert (predictor.recognise(noise).digit, predictor.recognise(noise).reason) == (None, expected)
+    r = predictor.recognise(noise)
+    assert (r.digit, r.reason) == (None, "only noise") and r.detail == preprocess.NO_INK_REASONS["noise"]
     # and noise that reaches the model is far from every digit, whatever preprocess does
     noise = np.random.default_rng(1).uniform(size=(4, 28, 28)).astype(np.float32)
     logits, features = predictor.logits_and_features(noise)
