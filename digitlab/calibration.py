@@ -17,7 +17,7 @@ maths and the files that fix both, for ``digitlab.predict.Predictor`` to apply:
 - ``choose_decline`` picks the thresholds on real digits of the validation data, so that at
   most ``MNIST_MAX_DECLINED`` of MNIST's and ``MAX_DECLINED`` of the pen digits are declined;
   ``calibrate`` does all of it for a model and returns the card's ``calibration`` section and
-  the Gaussians for ``NAME.ood.npz``; ``write_calibration`` stores both (the command
+  the Gaussians for ``NAME.ood.json``; ``write_calibration`` stores both (the command
   ``python -m digitlab calibrate``).
 
 This module needs numpy and scipy only, not TensorFlow (``write_calibration`` alone imports
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import json
 import os
 from dataclasses import dataclass
@@ -268,23 +267,26 @@ def choose_decline(
 
 
 def ood_path(model_path: str | os.PathLike) -> Path:
-    """Return the path of the out-of-distribution statistics beside ``model_path`` (``NAME.ood.npz``)."""
+    """Return the path of the out-of-distribution statistics beside ``model_path`` (``NAME.ood.json``)."""
     p = Path(model_path)
-    return p.with_name(p.stem + ".ood.npz")
+    return p.with_name(p.stem + ".ood.json")
 
 
 def ood_bytes(gaussians: ClassGaussians) -> bytes:
-    """Return the contents of ``NAME.ood.npz`` for ``gaussians``: an npz of ``means`` and ``precision``."""
-    buffer = io.BytesIO()
-    np.savez(buffer, means=gaussians.means, precision=gaussians.precision)
-    return buffer.getvalue()
+    """Return the contents of ``NAME.ood.json`` for ``gaussians``: JSON lists of ``means`` and ``precision``.
+
+    Plain text beside the model (like its card), never a binary array file; float32 values
+    written by ``repr`` of their float64 value read back exactly.
+    """
+    content = {"means": np.asarray(gaussians.means).tolist(), "precision": np.asarray(gaussians.precision).tolist()}
+    return (json.dumps(content) + "\n").encode()
 
 
 def save_ood(path: str | os.PathLike, gaussians: ClassGaussians) -> Path:
     """Return ``path`` after writing the Gaussians' means and precision there atomically (temp file, rename)."""
     path = Path(path)
     content = ood_bytes(gaussians)
-    with atomic_path(path, suffix=".npz") as tmp:
+    with atomic_path(path, suffix=".json") as tmp:
         tmp.write_bytes(content)
     return path
 
@@ -293,9 +295,10 @@ def read_ood(path: str | os.PathLike) -> ClassGaussians:
     """Return the Gaussians stored at ``path`` by ``save_ood``; ValueError naming the file if it is unusable."""
     path = Path(path)
     try:
-        with np.load(path) as z:
-            means, precision = z["means"], z["precision"]
-    except (OSError, KeyError, ValueError) as exc:
+        content = json.loads(path.read_text())
+        means = np.asarray(content["means"], dtype=np.float32)
+        precision = np.asarray(content["precision"], dtype=np.float32)
+    except (OSError, KeyError, TypeError, ValueError) as exc:  # JSONDecodeError is a ValueError
         raise ValueError(f"{path}: not a digitlab out-of-distribution file ({type(exc).__name__}: {exc})") from exc
     if means.ndim != 2 or means.shape[0] != NUM_CLASSES or precision.shape != (means.shape[1],) * 2:
         raise ValueError(f"{path}: means {means.shape} and precision {precision.shape} do not fit together")
@@ -356,7 +359,7 @@ def calibration_data(
 
 def calibrate(predictor: RawPredictor, sets: CalibrationData, *, temperature_on: tuple[str, ...] = ("mnist",),
               budgets: dict[str, float] | None = None) -> tuple[dict, ClassGaussians]:
-    """Return the card's ``calibration`` section and the Gaussians for ``NAME.ood.npz``, fitted on ``sets``.
+    """Return the card's ``calibration`` section and the Gaussians for ``NAME.ood.json``, fitted on ``sets``.
 
     The temperature is fitted on the validation images of ``temperature_on`` ("mnist", and
     "pen" for a mix with the pen validation writers); the Gaussians on the training images'
@@ -416,7 +419,7 @@ def write_calibration(model_path: str | os.PathLike, section: dict, gaussians: C
     """Return the card's path after storing ``section`` in it and the Gaussians beside the model, each atomically.
 
     Everything is prepared first (the card is serialised, so a bad value fails before any
-    file is touched); then ``NAME.ood.npz`` is written and the card, which names its SHA-256
+    file is touched); then ``NAME.ood.json`` is written and the card, which names its SHA-256
     and the model file's, last. The model file is only read.
     """
     from digitlab import model as model_lib  # TensorFlow: loaded only when a card is written

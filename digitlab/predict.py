@@ -9,7 +9,7 @@ returns both the model's logits and the features its classifier reads, so ``reco
 When the model card holds a ``calibration`` section (written by ``python -m digitlab
 calibrate``, see ``digitlab.calibration``), every probability the ``Predictor`` returns is
 temperature-scaled by it, and ``recognise`` declines with the card's rules and the
-Gaussians of ``NAME.ood.npz``.
+Gaussians of ``NAME.ood.json``.
 """
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ class Predictor:
     """Loads a model once and predicts digits from raw images or MNIST-format batches.
 
     ``calibrated`` (default True) applies the card's ``calibration`` (a temperature, and the
-    decline rules with ``NAME.ood.npz``) when present; False gives the model's own outputs.
+    decline rules with ``NAME.ood.json``) when present; False gives the model's own outputs.
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, *, calibrated: bool = True):

@@ -109,16 +109,16 @@ def test_choose_decline_keeps_every_set_within_its_budget():
 def test_ood_file_round_trips_atomically_and_bad_files_are_named(tmp_path):
     g = cal.ClassGaussians(np.ones((10, 3), np.float32), np.eye(3, dtype=np.float32))
     path = cal.ood_path(tmp_path / "m.keras")
-    assert path.name == "m.ood.npz"
+    assert path.name == "m.ood.json"
     assert cal.save_ood(path, g) == path
     back = cal.read_ood(path)
     np.testing.assert_array_equal(back.means, g.means)
     np.testing.assert_array_equal(back.precision, g.precision)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.ood.npz"]  # no temporary file left
-    path.write_text("not an npz")
-    with pytest.raises(ValueError, match="m.ood.npz"):
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.ood.json"]  # no temporary file left
+    path.write_text("not json")
+    with pytest.raises(ValueError, match="m.ood.json"):
         cal.read_ood(path)
-    np.savez(path.with_suffix(""), means=np.ones((9, 3)), precision=np.eye(3))  # saved as m.ood.npz
+    path.write_text(json.dumps({"means": np.ones((9, 3)).tolist(), "precision": np.eye(3).tolist()}))
     with pytest.raises(ValueError, match="do not fit"):
         cal.read_ood(path)
 

@@ -170,7 +170,7 @@ def test_a_stale_ood_file_is_refused(tmp_path, shipped_model):
     for src in (shipped_model, model_lib.card_path(shipped_model)):
         shutil.copy(src, tmp_path / src.name)
     copy = tmp_path / shipped_model.name
-    with pytest.raises(model_lib.ModelFileError, match="ood.npz: missing"):
+    with pytest.raises(model_lib.ModelFileError, match="ood.json: missing"):
         predict.Predictor(copy)
     calibration.save_ood(calibration.ood_path(copy), calibration.ClassGaussians(np.zeros((10, 2)), np.eye(2)))
     with pytest.raises(model_lib.ModelFileError, match="calibrate"):
