@@ -13,7 +13,7 @@ import os
 import urllib.request
 import zipfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from digitlab import config
 from digitlab.files import atomic_path
 
 __all__ = [
-    "MNIST_URL", "MNIST_SHA256", "NPZ_KEYS", "IDX_NAMES", "Split", "DataError", "default_path", "given_source", "locate",
+    "MNIST_URL", "MNIST_SHA256", "NPZ_KEYS", "IDX_NAMES", "Split", "DataError", "default_path", "given_source", "locate", "not_found_message",
     "find_mnist", "load_mnist", "read_npz", "read_idx_folder", "read_idx", "validate", "sha256", "fetch",
     "download_checked", "download_mnist", "train_val_split", "subset",
 ]
@@ -281,14 +281,20 @@ class _ProgressBar:
             self.bar.close()
 
 
+def not_found_message(what: str, reason: str, ways: Sequence[str], *, provide: str = "it") -> str:
+    """Return the message for a data set found nowhere: ``what`` is missing (``reason``), then each way to provide it, numbered."""
+    steps = ";\n".join(f"  {i}. {way}" for i, way in enumerate(ways, 1))
+    return f"{what} not found ({reason}). Provide {provide} one of these ways:\n{steps}."
+
+
 def _no_data_message(local: Path, *, reason: str) -> str:
-    return (
-        f"MNIST not found ({reason}). Provide it one of these ways:\n"
-        f"  1. pass a path: load_mnist('path/to/mnist.npz') or --data PATH on the command line;\n"
-        f"  2. set ${config.DATA_ENV} to an mnist.npz file or a folder with the four IDX files;\n"
-        f"  3. put Keras's mnist.npz at {local};\n"
-        f"  4. connect to the internet and it is downloaded from {MNIST_URL}."
-    )
+    """Return the message for MNIST found nowhere: ``reason`` and every way to provide it."""
+    return not_found_message("MNIST", reason, [
+        "pass a path: load_mnist('path/to/mnist.npz') or --data PATH on the command line",
+        f"set ${config.DATA_ENV} to an mnist.npz file or a folder with the four IDX files",
+        f"put Keras's mnist.npz at {local}",
+        f"connect to the internet and it is downloaded from {MNIST_URL}",
+    ])
 
 
 def train_val_split(

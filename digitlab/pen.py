@@ -207,13 +207,10 @@ def _unpack(archive: Path, url: str) -> bytes:
 
 def _no_pen_message(local: Path, *, reason: str) -> str:
     """Return the message for pen digits found nowhere: ``reason`` and every way to provide them."""
-    return (
-        f"pen digits not found ({reason}). Provide UCI's {PEN_FILE} one of these ways:\n"
-        f"  1. pass a path: load_pen_digits('path/to/{PEN_FILE}');\n"
-        f"  2. set ${config.PEN_ENV} to the file;\n"
-        f"  3. put it at {local};\n"
-        f"  4. connect to the internet and it is downloaded from {PEN_URL}."
-    )
+    return data.not_found_message("pen digits", reason, [
+        f"pass a path: load_pen_digits('path/to/{PEN_FILE}')", f"set ${config.PEN_ENV} to the file",
+        f"put it at {local}", f"connect to the internet and it is downloaded from {PEN_URL}",
+    ], provide=f"UCI's {PEN_FILE}")
 
 
 def unlzw(compressed: bytes) -> bytes:

@@ -263,13 +263,11 @@ def read_digits(path: str | os.PathLike, script: str | Script) -> tuple[Split, S
 
 def _no_digits_message(s: Script, local: Path, *, reason: str) -> str:
     """Return the message for a script's digits found nowhere: ``reason`` and every way to provide them."""
-    return (
-        f"{s.display_name} digits not found ({reason}). Provide {s.name}.npz one of these ways:\n"
-        f"  1. pass a path: load_digits({s.name!r}, 'path/to/{s.name}.npz');\n"
-        f"  2. set ${config.SCRIPTS_ENV} (or ${config.DATA_ENV}) to a folder holding {s.name}.npz;\n"
-        f"  3. put it at {local};\n"
-        f"  4. connect to the internet and it is made from the official files at {s.source}."
-    )
+    return data.not_found_message(f"{s.display_name} digits", reason, [
+        f"pass a path: load_digits({s.name!r}, 'path/to/{s.name}.npz')",
+        f"set ${config.SCRIPTS_ENV} (or ${config.DATA_ENV}) to a folder holding {s.name}.npz",
+        f"put it at {local}", f"connect to the internet and it is made from the official files at {s.source}",
+    ], provide=f"{s.name}.npz")
 
 
 # --- the test split ---------------------------------------------------------------------------
