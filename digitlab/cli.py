@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Callable, Sequence, TypeVar
 
 import digitlab
-from digitlab import config
+from digitlab import config, files
 
-__all__ = ["build_parser", "main", "check_args", "check_output", "check_model", "check_card_writable"]
+__all__ = ["build_parser", "main", "check_args", "check_output", "check_card_writable"]
 
 T = TypeVar("T")
 
@@ -143,7 +143,7 @@ def check_args(args: argparse.Namespace) -> None:
         if args.pen_copies or args.pen_data:  # a named pen file (or $DIGITLAB_PEN) must exist
             pen.given_pen_file(args.pen_data, name="--pen-data")
     else:
-        check_model(args.model or config.SHIPPED_MODEL)
+        files.check_model_path(args.model or config.SHIPPED_MODEL)
     if args.command == "calibrate":
         check_card_writable(args.model or config.SHIPPED_MODEL)
         if args.no_pen and args.temperature_on != "mnist":
@@ -165,14 +165,6 @@ def check_output(out: Path) -> None:
         raise ValueError(f"--out {out}: {folder} is a file, not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ValueError(f"--out {out}: no permission to write in {folder}")
-
-
-def check_model(path: Path) -> None:
-    """Raise ValueError unless ``path`` is an existing ``.keras`` file (its contents are checked on loading)."""
-    if not path.exists():
-        raise ValueError(f"model file not found: {path} (train one with `python -m digitlab train`)")
-    if path.is_dir() or path.suffix != ".keras":
-        raise ValueError(f"{path}: not a .keras model file")
 
 
 def check_card_writable(model: Path) -> None:

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["atomic_path", "write_json_atomic", "read_json"]
+__all__ = ["ModelFileError", "check_model_path", "atomic_path", "write_json_atomic", "read_json"]
 
 
 @contextlib.contextmanager
@@ -48,3 +48,21 @@ def read_json(path: str | os.PathLike) -> dict:
     """Return the JSON object stored at ``path``, or an empty dict if there is no such file."""
     path = Path(path)
     return json.loads(path.read_text()) if path.exists() else {}
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, corrupt or not a Keras model; the message names the file."""
+
+
+def check_model_path(path: str | os.PathLike) -> Path:
+    """Return ``path`` if it names an existing ``.keras`` file; ModelFileError naming it otherwise.
+
+    Only the file system is consulted (no TensorFlow), so the command line checks ``--model``
+    with the same words ``model.load_model`` uses before it reads the file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(f"model file not found: {path} (train one with `python -m digitlab train`)")
+    if path.is_dir() or path.suffix != ".keras":
+        raise ModelFileError(f"{path}: not a .keras model file")
+    return path

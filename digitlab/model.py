@@ -12,7 +12,7 @@ from pathlib import Path
 
 from digitlab.backend import tensorflow as _load_tensorflow
 from digitlab.config import INPUT_SHAPE, NUM_CLASSES
-from digitlab.files import atomic_path, read_json, write_json_atomic
+from digitlab.files import ModelFileError, atomic_path, check_model_path, read_json, write_json_atomic
 
 _load_tensorflow()  # before keras, so TensorFlow's native start-up lines stay silent
 
@@ -25,10 +25,6 @@ __all__ = [
     "ModelFileError", "FusedBatchNormalization", "build_cnn", "build_reference_cnn", "predict_proba", "card_path", "history_path",
     "save_model", "load_model", "read_card", "read_history",
 ]
-
-
-class ModelFileError(ValueError):
-    """A model file is missing, corrupt or not a Keras model; the message names the file."""
 
 
 @keras.saving.register_keras_serializable(package="digitlab")
@@ -143,11 +139,7 @@ def save_model(model: keras.Model, path: str | os.PathLike, card: dict | None = 
 
 def load_model(path: str | os.PathLike) -> keras.Model:
     """Return the Keras model stored at ``path``; ModelFileError naming the file if it is unusable."""
-    path = Path(path)
-    if not path.exists():
-        raise ModelFileError(f"model file not found: {path} (train one with `python -m digitlab train`)")
-    if path.suffix != ".keras":
-        raise ModelFileError(f"{path}: not a .keras model file")
+    path = check_model_path(path)
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as exc:  # keras raises many types for a damaged zip; all mean the same here
