@@ -56,6 +56,9 @@ _positive_int = _checked("positive integer", int, lambda v: v >= 1)
 _count = _checked("count", int, lambda v: v >= 0, "a whole number, 0 or more")
 _seed = _checked("seed", int, lambda v: 0 <= v < 2**32, "a whole number from 0 to 4294967295")
 _fraction = _checked("fraction", float, lambda v: 0 < v <= 1, "a number above 0 and at most 1, e.g. 0.1")
+_OTHER_SCRIPTS = ("kannada", "persian", "arabic", "bengali", "tibetan")
+_script_list = _checked("script list", lambda t: tuple(t.split(",")), lambda v: set(v) <= set(_OTHER_SCRIPTS),
+                        "comma-separated names from " + ",".join(_OTHER_SCRIPTS))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "each drawn this many times like the pad draws (default 0: MNIST only)")
     t.add_argument("--pen-data", type=Path,
                    help="pendigits-orig.tra for --pen-copies (default: $DIGITLAB_PEN, data/, else download)")
+    t.add_argument("--non-digits", type=_count, default=0, metavar="N",
+                   help="outlier exposure: add N hand-drawn non-digits of each kind (digitlab.nondigits, tune part) "
+                        "with a uniform target, so the model learns to decline them (default 0)")
+    t.add_argument("--non-digit-scripts", type=_script_list, default=(), metavar="NAMES",
+                   help="with --non-digits: also N digits of these other scripts, comma-separated "
+                        "(e.g. kannada,persian,arabic,bengali,tibetan; found as load_digits finds them)")
 
     e = sub.add_parser("evaluate", help="accuracy, per-class scores and confusion matrix on the test set")
     e.add_argument("--model", type=Path, help="model file (default: the shipped model)")
@@ -142,6 +151,8 @@ def check_args(args: argparse.Namespace) -> None:
         check_output(args.out)
         if args.pen_copies or args.pen_data:  # a named pen file (or $DIGITLAB_PEN) must exist
             pen.given_pen_file(args.pen_data, name="--pen-data")
+        if args.non_digit_scripts and not args.non_digits:
+            raise ValueError("--non-digit-scripts needs --non-digits N (how many of each)")
     else:
         files.check_model_path(args.model or config.SHIPPED_MODEL)
     if args.command == "calibrate":
@@ -181,6 +192,7 @@ def _train(args: argparse.Namespace) -> int:
     result = train.train(epochs=args.epochs, batch_size=args.batch_size, data_path=args.data, out=args.out,
                          recipe=args.recipe, fraction=args.fraction, seed=args.seed,
                          pen_copies=args.pen_copies, pen_path=args.pen_data,
+                         nondigits_per_kind=args.non_digits, nondigit_scripts=args.non_digit_scripts,
                          verbose=1 if on_terminal else 0, on_epoch_end=None if on_terminal else _epoch_line(args.epochs))
     card = result.card
     print(f"saved {result.path}: test accuracy {card['test_accuracy']:.4f} on {card['test_images']} images, "

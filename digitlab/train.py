@@ -25,18 +25,20 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from digitlab import config, data, metrics, model as model_lib, pen, preprocess  # noqa: E402
+from digitlab import config, data, metrics, model as model_lib, nondigits, pen, preprocess, scripts  # noqa: E402
 from digitlab.config import IMAGE_SIZE, NUM_CLASSES  # noqa: E402
 from digitlab.files import read_json, write_json_atomic  # noqa: E402
 
 __all__ = [
     "RECIPES", "Augmentation", "TrainResult", "Split", "augment_batch", "random_affine", "change_pen", "make_dataset", "cosine_schedule", "step_schedule", "SCHEDULES",
-    "compile_for", "build_for", "prepare_data", "pen_training_data", "make_callbacks", "fit", "save_outputs", "train", "model_or_stand_in",
+    "compile_for", "build_for", "prepare_data", "pen_training_data", "NOT_A_DIGIT", "training_targets", "nondigit_training_data", "make_callbacks", "fit", "save_outputs", "train", "model_or_stand_in",
     "checkpoint_dir", "make_card",
 ]
 
 #: The training recipes: digitlab's, and Keras's "Simple MNIST convnet" as published.
 RECIPES = ("digitlab", "reference")
+#: The label of a non-digit among the training images (outlier exposure): its target is uniform over the ten digits.
+NOT_A_DIGIT = -1
 #: digitlab's learning-rate schedules: warm-up + cosine updated every step, or once per epoch (its first recipe).
 SCHEDULES = ("step", "epoch")
 
@@ -81,6 +83,8 @@ class Split:
     y_test: np.ndarray
     pen: dict | None = None
     """Where the real pen digits mixed into the training images came from (None: MNIST only)."""
+    nondigits: dict | None = None
+    """Which non-digits were mixed into the training images with label ``NOT_A_DIGIT`` (None: none)."""
 
 
 def augment_batch(images: tf.Tensor, *, seed: int | None = None, ranges: Augmentation = Augmentation()) -> tf.Tensor:
@@ -139,14 +143,30 @@ def make_dataset(
     x: np.ndarray, y: np.ndarray, *, batch_size: int, shuffle: bool = False, seed: int = config.SEED,
     augmentation: Augmentation | None = None,
 ) -> tf.data.Dataset:
-    """Return a batched tf.data pipeline of model-ready images and one-hot labels, augmented if ranges are given."""
-    ds = tf.data.Dataset.from_tensor_slices((preprocess.to_model_input(x), keras.utils.to_categorical(y, NUM_CLASSES)))
+    """Return a batched tf.data pipeline of model-ready images and their targets (``training_targets``), augmented if ranges are given."""
+    ds = tf.data.Dataset.from_tensor_slices((preprocess.to_model_input(x), training_targets(y)))
     if shuffle:
         ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     if augmentation is not None:
         ds = ds.map(lambda a, b: (augment_batch(a, ranges=augmentation), b), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def training_targets(y: np.ndarray) -> np.ndarray:
+    """Return (N, 10) float32 targets for labels ``y``: one-hot for a digit, uniform (0.1 each) for ``NOT_A_DIGIT``.
+
+    A uniform target is outlier exposure (Hendrycks et al., 2019): the model learns to spread its
+    belief over all ten digits for marks that are none of them, which its energy score then shows.
+    """
+    y = np.asarray(y)
+    bad = (y < NOT_A_DIGIT) | (y >= NUM_CLASSES)
+    if bad.any():
+        raise ValueError(f"labels must be digits 0-9 or NOT_A_DIGIT ({NOT_A_DIGIT}), got {y[bad][0]}")
+    targets = np.full((len(y), NUM_CLASSES), 1 / NUM_CLASSES, dtype=np.float32)
+    digit = y != NOT_A_DIGIT
+    targets[digit] = keras.utils.to_categorical(y[digit], NUM_CLASSES)
+    return targets
 
 
 def cosine_schedule(base_lr: float, epochs: int, warmup: int = 1) -> Callable[[int], float]:
@@ -240,6 +260,8 @@ def train(
     schedule: str = "step",
     pen_copies: int = 0,
     pen_path: str | Path | None = None,
+    nondigits_per_kind: int = 0,
+    nondigit_scripts: tuple[str, ...] = (),
     on_epoch_end: Callable[[dict], None] | None = None,
     verbose: int = 1,
 ) -> TrainResult:
@@ -253,14 +275,17 @@ def train(
     ``pen_copies`` > 0 mixes real pen digits into the training images: those of the training
     writers of ``pen.split_by_writer``, each drawn that many times like the pad draws (see
     ``pen_training_data``; the file is found as ``pen.find_pen_digits(pen_path)`` finds it).
+    ``nondigits_per_kind`` > 0 adds that many hand-drawn non-digits of each kind (and of
+    ``nondigit_scripts``' digits) with a uniform target: outlier exposure, see ``nondigit_training_data``.
     An interrupted run with the same ``out`` resumes from its last finished epoch; the model
     previously at ``out`` stays untouched until the new one is complete.
     """
-    _check_arguments(recipe, epochs, batch_size, pen_copies, schedule)
+    _check_arguments(recipe, epochs, batch_size, pen_copies, schedule, nondigits_per_kind, nondigit_scripts)
     ranges = _augmentation_for(recipe, augment, augmentation)
     keras.utils.set_random_seed(seed)
     split = prepare_data(data_path, fraction=fraction, val_fraction=val_fraction, seed=seed,
-                         pen_copies=pen_copies, pen_path=pen_path)
+                         pen_copies=pen_copies, pen_path=pen_path, nondigits_per_kind=nondigits_per_kind,
+                         nondigit_scripts=nondigit_scripts)
     hyper = dict(learning_rate=learning_rate, weight_decay=weight_decay, label_smoothing=label_smoothing,
                  widths=widths, dropout=dropout, block3_stride=block3_stride, fused_norm=fused_norm, schedule=schedule)
     model = build_for(recipe, hyper, epochs=epochs, steps_per_epoch=math.ceil(len(split.y_train) / batch_size))
@@ -273,7 +298,7 @@ def train(
     probs = model_lib.predict_proba(model, preprocess.to_model_input(split.x_test))
     params = dict(epochs=epochs, batch_size=batch_size, fraction=fraction, val_fraction=val_fraction, seed=seed,
                   augment=ranges is not None, augment_ranges=asdict(ranges) if ranges is not None else None,
-                  pen_copies=pen_copies)
+                  pen_copies=pen_copies, nondigits_per_kind=nondigits_per_kind, nondigit_scripts=list(nondigit_scripts))
     if recipe == "digitlab":
         params.update(hyper)
     card = make_card(model, recipe=recipe, split=split, test_report=metrics.report(split.y_test, probs),
@@ -302,8 +327,9 @@ def build_for(recipe: str, hyper: dict, *, epochs: int, steps_per_epoch: int) ->
                        label_smoothing=hyper["label_smoothing"])
 
 
-def _check_arguments(recipe: str, epochs: int, batch_size: int, pen_copies: int, schedule: str) -> None:
-    """Raise ValueError naming the problem: unknown recipe or schedule, epochs or batch size not positive, negative pen copies."""
+def _check_arguments(recipe: str, epochs: int, batch_size: int, pen_copies: int, schedule: str,
+                     nondigits_per_kind: int = 0, nondigit_scripts: tuple[str, ...] = ()) -> None:
+    """Raise ValueError naming the problem: unknown recipe, schedule or script, a count that is out of range."""
     _check_recipe(recipe)
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {', '.join(map(repr, SCHEDULES))}, got {schedule!r}")
@@ -311,6 +337,14 @@ def _check_arguments(recipe: str, epochs: int, batch_size: int, pen_copies: int,
         raise ValueError(f"epochs and batch_size must be positive, got {epochs} and {batch_size}")
     if pen_copies < 0:
         raise ValueError(f"pen_copies must be 0 (MNIST only) or more, got {pen_copies}")
+    if nondigits_per_kind < 0:
+        raise ValueError(f"nondigits_per_kind must be 0 (digits only) or more, got {nondigits_per_kind}")
+    unknown = sorted(set(nondigit_scripts) - set(nondigits.LOOKALIKE_DIGITS))
+    if unknown:
+        raise ValueError(f"nondigit_scripts: unknown script(s) {', '.join(unknown)}; "
+                         f"choose from {', '.join(sorted(nondigits.LOOKALIKE_DIGITS))}")
+    if nondigit_scripts and not nondigits_per_kind:
+        raise ValueError("nondigit_scripts were given but nondigits_per_kind is 0: no non-digits would be drawn")
 
 
 def _augmentation_for(recipe: str, augment: bool | None, augmentation: Augmentation | None) -> Augmentation | None:
@@ -329,7 +363,7 @@ def _augmentation_for(recipe: str, augment: bool | None, augmentation: Augmentat
 
 def prepare_data(
     data_path: str | Path | None, *, fraction: float, val_fraction: float, seed: int, pen_copies: int = 0,
-    pen_path: str | Path | None = None,
+    pen_path: str | Path | None = None, nondigits_per_kind: int = 0, nondigit_scripts: tuple[str, ...] = (),
 ) -> Split:
     """Return MNIST found as ``data.find_mnist`` does, a seeded ``fraction`` of its training images split into training and validation.
 
@@ -344,7 +378,12 @@ def prepare_data(
     if pen_copies:
         x_pen, y_pen, pen_info = pen_training_data(pen_path, copies=pen_copies, seed=seed)
         x_train, y_train = np.concatenate([x_train, x_pen]), np.concatenate([y_train, y_pen])
-    return Split(source, x_train, y_train, x_val, y_val, x_test, y_test, pen_info)
+    nondigit_info = None
+    if nondigits_per_kind:
+        x_not, nondigit_info = nondigit_training_data(nondigits_per_kind, seed=seed, other_scripts=nondigit_scripts)
+        x_train = np.concatenate([x_train, x_not])
+        y_train = np.concatenate([y_train.astype(np.int64), np.full(len(x_not), NOT_A_DIGIT)])
+    return Split(source, x_train, y_train, x_val, y_val, x_test, y_test, pen_info, nondigit_info)
 
 
 def pen_training_data(pen_path: str | Path | None, *, copies: int, seed: int) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -361,6 +400,24 @@ def pen_training_data(pen_path: str | Path | None, *, copies: int, seed: int) ->
     info = {"source_file": source.name, "sha256": data.sha256(source), "copies": copies,
             "writers": sorted(int(w) for w in np.unique(writers.writers)), "images": copies * len(writers)}
     return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts]), info
+
+
+def nondigit_training_data(n_per_kind: int, *, seed: int, other_scripts: tuple[str, ...] = ()) -> tuple[np.ndarray, dict]:
+    """Return ``(x, info)``: hand-drawn non-digits to train on as uint8 MNIST-format images, and what they are.
+
+    Only the ``"tune"`` part of ``nondigits`` (its templates, and the first half of each other
+    script's training images): the ``"test"`` part, which measures declining, is never trained on.
+    ``other_scripts`` names other scripts whose digits (those unlike any Western digit) join in,
+    found as ``scripts.load_digits`` finds them.
+    """
+    images = {name: scripts.load_digits(name)[0] for name in other_scripts}
+    marks = nondigits.build_nondigit_set(n_per_kind, seed=seed, part="tune", scripts=images or None)
+    x, inked = marks.mnist_images()
+    kinds, counts = np.unique(marks.kinds[inked], return_counts=True)
+    info = {"part": "tune", "per_kind": n_per_kind, "seed": seed, "scripts": list(other_scripts),
+            "images": int(inked.sum()), "by_kind": {str(k): int(c) for k, c in zip(kinds, counts)},
+            "target": "uniform over the ten digits (outlier exposure)"}
+    return np.round(x[inked] * 255).astype(np.uint8), info
 
 
 def make_callbacks(
@@ -454,8 +511,9 @@ def make_card(model: keras.Model, *, recipe: str, split: Split, test_report: dic
             "sha256": data.sha256(split.source),
             "train_images": len(split.y_train),
             "validation_images": len(split.y_val),
-            "train_label_counts": np.bincount(split.y_train, minlength=NUM_CLASSES).tolist(),
+            "train_label_counts": np.bincount(split.y_train[split.y_train != NOT_A_DIGIT], minlength=NUM_CLASSES).tolist(),
             "pen_digits": split.pen,
+            "non_digits": split.nondigits,
             "note": "validation images are split off the training set; the test set is used only for test_accuracy",
         },
         "parameters": params,

@@ -201,3 +201,45 @@ def test_prepare_data_mixes_pen_digits_into_training_only(few_pen_digits):
     assert len(mixed.y_train) == len(plain.y_train) + mixed.pen["images"] and plain.pen is None
     np.testing.assert_array_equal(mixed.x_val, plain.x_val)
     np.testing.assert_array_equal(mixed.y_test, plain.y_test)
+
+
+def test_training_targets_one_hot_for_digits_uniform_for_non_digits():
+    targets = train.training_targets(np.array([3, train.NOT_A_DIGIT, 0]))
+    assert targets.shape == (3, 10) and targets.dtype == np.float32
+    assert targets[0].argmax() == 3 and targets[0].max() == 1 and targets[2, 0] == 1
+    np.testing.assert_allclose(targets[1], np.full(10, 0.1))
+    with pytest.raises(ValueError, match="digits 0-9 or NOT_A_DIGIT"):
+        train.training_targets(np.array([1, 10]))
+    with pytest.raises(ValueError, match="got -2"):
+        train.training_targets(np.array([-2]))
+
+
+def test_nondigit_training_data_is_the_tune_part_only():
+    x, info = train.nondigit_training_data(2, seed=0)
+    kinds = len(info["by_kind"])
+    assert x.shape == (info["images"], 28, 28) and x.dtype == np.uint8 and x.max() == 255
+    assert info["part"] == "tune" and kinds >= 8 and info["images"] >= 2 * kinds
+    from digitlab import nondigits
+    tune, _ = nondigits.build_nondigit_set(2, seed=0, part="tune").mnist_images()
+    test, _ = nondigits.build_nondigit_set(2, seed=0, part="test").mnist_images()
+    assert np.abs(x[:4].astype(np.float32) / 255 - tune[:4]).max() < 0.01, "the tune part's marks, drawn as the model sees them"
+    assert not any(np.abs(x.astype(np.float32) / 255 - t).max() < 0.01 for t in test)
+
+
+def test_prepare_data_adds_non_digits_to_training_only():
+    plain = train.prepare_data(None, fraction=0.01, val_fraction=0.1, seed=0)
+    mixed = train.prepare_data(None, fraction=0.01, val_fraction=0.1, seed=0, nondigits_per_kind=1)
+    added = len(mixed.y_train) - len(plain.y_train)
+    assert added == mixed.nondigits["images"] > 0 and plain.nondigits is None
+    assert (mixed.y_train[-added:] == train.NOT_A_DIGIT).all()
+    np.testing.assert_array_equal(mixed.x_val, plain.x_val)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(nondigits_per_kind=-1), "nondigits_per_kind must be 0"),
+    (dict(nondigits_per_kind=1, nondigit_scripts=("klingon",)), "unknown script.*klingon"),
+    (dict(nondigit_scripts=("kannada",)), "nondigits_per_kind is 0"),
+])
+def test_train_refuses_bad_non_digit_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        train.train(epochs=1, **kwargs)
