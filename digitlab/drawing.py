@@ -3,8 +3,12 @@
 The pad records every stroke's points in Python from the canvas events and rasterises them
 with ``strokes.rasterize`` at the pen width shown, so it never reads pixels back from the
 browser (``get_image_data`` returns blank data or hangs in some front-ends). The drawing then
-goes through ``Predictor.read`` (``to_mnist``, then the model) when a stroke ends and,
-throttled, while the pen moves.
+goes through ``Predictor.recognise`` (``to_mnist``, the model, and its judgement whether this
+is a digit at all) when a stroke ends and, throttled, while the pen moves.
+
+The pad says one of four things (``describe``), always in a box of the same size so nothing
+moves: "draw a digit", the digit with its calibrated confidence, "not sure: 4 or 9?", or
+"that doesn't look like a digit". ``plot_recognitions`` shows what it says for a few drawings.
 
 The handlers are ordinary methods (``_on_mouse_down(x, y)`` ...), so a test or a notebook cell
 draws exactly as a mouse does: ``pad.draw_strokes([[(x, y), ...], ...])``. Called by the
@@ -15,23 +19,30 @@ from __future__ import annotations
 import functools
 import html
 import io
+import math
+import textwrap
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import ipywidgets as widgets
+import matplotlib.pyplot as plt
 import numpy as np
 from ipycanvas import Canvas, hold_canvas
+from matplotlib.figure import Figure
 from PIL import Image
 
 from digitlab.config import IMAGE_SIZE, NUM_CLASSES
-from digitlab.predict import Predictor, Reading
+from digitlab.plots import DIGIT_CMAP, MAX_SIZE
+from digitlab.predict import Predictor, Recognition
 from digitlab.preprocess import INK_THRESHOLD
 from digitlab.strokes import rasterize
 
 __all__ = [
-    "CANVAS_SIZE", "PEN_WIDTH", "THROTTLE", "UNSURE_BELOW", "PREVIEW_SIZE", "RESULT_WIDTH", "LABEL_HEIGHT",
-    "BAR_HEIGHT", "DrawingPad", "prediction_html", "probability_bars_html", "png_bytes",
+    "CANVAS_SIZE", "PEN_WIDTH", "THROTTLE", "PREVIEW_SIZE", "RESULT_WIDTH", "LABEL_HEIGHT", "BAR_HEIGHT",
+    "STATES", "COLOURS", "Answer", "DrawingPad", "describe", "recognition_html", "probability_bars_html",
+    "png_bytes", "plot_recognitions",
 ]
 
 #: Side of the canvas in pixels; shown at exactly this size so the pen seen is the pen rasterised.
@@ -40,24 +51,69 @@ CANVAS_SIZE = 280
 PEN_WIDTH = 18.0
 #: Least time between predictions while the pen moves, in seconds.
 THROTTLE = 0.1
-#: Below this top probability the pad says it is unsure and shows the alternatives.
-UNSURE_BELOW = 0.6
 #: Side of the 28x28 preview of what the model sees, in screen pixels.
 PREVIEW_SIZE = 112
 #: Width of the prediction and the bars, in screen pixels: fixed, so the pad never moves sideways.
 RESULT_WIDTH = 240
-#: Height of the prediction (digit and a two-line note), fixed like its width.
+#: Height of the prediction (a headline and a note), fixed like its width in every state.
 LABEL_HEIGHT = 120
 #: Height of one probability bar's row; the bars take ``NUM_CLASSES`` rows, shown or not.
 BAR_HEIGHT = 15
+#: What the pad can say: nothing drawn, a digit, torn between two digits, declined.
+STATES = ("blank", "digit", "unsure", "declined")
+#: Colour of each state's words, in the pad and in ``plot_recognitions``.
+COLOURS = {"blank": "#888", "digit": "#222", "unsure": "#b36b00", "declined": "#a33"}
+#: CSS of each state's headline in the pad: a digit large, sentences smaller and moved down to sit mid-box.
+_HEADLINE_CSS = {
+    "blank": f"font-size:20px;padding-top:{LABEL_HEIGHT // 2 - 10}px",
+    "digit": "font-size:80px;font-weight:bold",
+    "unsure": "font-size:22px;font-weight:bold;padding-top:34px;text-wrap:balance",
+    "declined": "font-size:20px;font-weight:bold;padding-top:24px;text-wrap:balance",
+}
+#: The states that show the probability bars; the others leave their rows empty.
+_WITH_BARS = ("digit", "unsure")
+
+
+class Answer(NamedTuple):
+    """What the pad says about a drawing: its state (one of ``STATES``), a headline and a short note."""
+
+    state: str
+    headline: str
+    note: str
+
+
+def describe(recognition: Recognition | None) -> Answer:
+    """Return what the pad says about ``recognition`` (None: nothing drawn), in one of the four ``STATES``.
+
+    "blank": "draw a digit" (also when ``recognise`` found no ink); "digit": the digit, noted
+    with its calibrated confidence ("98% sure"); "unsure": "not sure: 4 or 9?", noted with the
+    two probabilities; "declined": "that doesn't look like a digit", noted with ``recognise``'s
+    reason ("not a digit", "too small", "only noise"...). Four, so that "I drew nothing",
+    "it cannot tell which" and "it is not a digit" never look alike.
+    """
+    if recognition is None or recognition.reason == "blank":
+        return Answer("blank", "draw a digit", "")
+    if recognition.digit is not None:
+        return Answer("digit", str(recognition.digit), f"{_percent(recognition.confidence)} sure")
+    if recognition.candidates:
+        first, second = recognition.candidates
+        p = recognition.probabilities
+        return Answer("unsure", f"not sure: {first} or {second}?",
+                      f"{first}: {_percent(p[first])}, {second}: {_percent(p[second])}")
+    return Answer("declined", "that doesn't look like a digit", recognition.reason)
+
+
+def _percent(p: float) -> str:
+    """Return ``p`` as a whole percentage, at most 99%: a calibrated model is never certain, so 0.999 reads "99%"."""
+    return f"{min(99, round(100 * float(p)))}%"
 
 
 class DrawingPad:
-    """A canvas to draw a digit on, with clear/undo/pen width, the prediction, its probabilities and the 28x28 input.
+    """A canvas to draw a digit on, with clear/undo/pen width, what the pad says, the probabilities and the 28x28 input.
 
-    Display it by leaving it as a cell's last expression. ``strokes`` and ``reading`` (the
-    ``Predictor.read`` of the drawing, or None) hold the state; ``prediction``, ``probabilities``
-    and ``mnist_image`` read it.
+    Display it by leaving it as a cell's last expression. ``strokes`` and ``recognition`` (the
+    ``Predictor.recognise`` of the drawing, or None when nothing is drawn) hold the state;
+    ``answer``, ``prediction``, ``probabilities`` and ``mnist_image`` read it.
     """
 
     def __init__(
@@ -67,14 +123,12 @@ class DrawingPad:
         size: int = CANVAS_SIZE,
         pen_width: float = PEN_WIDTH,
         throttle: float = THROTTLE,
-        unsure_below: float = UNSURE_BELOW,
     ):
         self.predictor = predictor if predictor is not None else Predictor()
         self.size = size
         self.throttle = throttle
-        self.unsure_below = unsure_below
         self.strokes: list[list[tuple[float, float]]] = []
-        self.reading: Reading | None = None
+        self.recognition: Recognition | None = None
         self._pen_down = False
         self._last_predicted = -np.inf
 
@@ -139,19 +193,24 @@ class DrawingPad:
         return reporting
 
     @property
+    def answer(self) -> Answer:
+        """Return what the pad says about the drawing (see ``describe``)."""
+        return describe(self.recognition)
+
+    @property
     def prediction(self) -> int | None:
-        """Return the predicted digit, or None when nothing is drawn."""
-        return None if self.reading is None else self.reading.digit
+        """Return the recognised digit, or None when nothing is drawn or the pad declines to name one."""
+        return None if self.recognition is None else self.recognition.digit
 
     @property
     def probabilities(self) -> np.ndarray | None:
-        """Return the (10,) probabilities of the drawing, or None when nothing is drawn."""
-        return None if self.reading is None else self.reading.probabilities
+        """Return the (10,) calibrated probabilities of the drawing, or None when nothing is drawn."""
+        return None if self.recognition is None else self.recognition.probabilities
 
     @property
     def mnist_image(self) -> np.ndarray | None:
         """Return the (28, 28) image the model saw, or None when nothing is drawn."""
-        return None if self.reading is None else self.reading.mnist_image
+        return None if self.recognition is None else self.recognition.mnist_image
 
     def _repr_mimebundle_(self, **kwargs) -> dict:
         """Return the widget's display data, with a text fallback for viewers without widgets (GitHub)."""
@@ -164,8 +223,9 @@ class DrawingPad:
     def _on_mouse_down(self, x: float, y: float) -> None:
         """Start a stroke at (x, y) and show a dot there."""
         self._pen_down = True
-        self.strokes.append([(float(x), float(y))])
-        self.canvas.fill_circle(x, y, self.pen.value / 2)
+        point = (float(x), float(y))  # plain floats: numpy's do not go through the widget's JSON
+        self.strokes.append([point])
+        self.canvas.fill_circle(*point, self.pen.value / 2)
 
     def _on_mouse_move(self, x: float, y: float) -> None:
         """Extend the current stroke to (x, y) while the pen is down; predict at most every ``throttle`` s."""
@@ -189,7 +249,7 @@ class DrawingPad:
         if point == (x0, y0):
             return False
         stroke.append(point)
-        self.canvas.stroke_line(x0, y0, x, y)
+        self.canvas.stroke_line(x0, y0, *point)
         return True
 
     def _on_touch_start(self, touches: Sequence[tuple[float, float]]) -> None:
@@ -208,7 +268,7 @@ class DrawingPad:
             self._on_mouse_up(*(touches[0] if touches else self.strokes[-1][-1]))
 
     def draw_strokes(self, strokes: Sequence[Sequence[tuple[float, float]]]) -> None:
-        """Draw ``strokes`` (canvas coordinates) through the mouse handlers, as a user's mouse would."""
+        """Draw ``strokes`` (canvas coordinates; each a list of (x, y) or an (n, 2) array) as a mouse would."""
         for stroke in strokes:
             if len(stroke) == 0:
                 raise ValueError("draw_strokes got an empty stroke: each stroke needs at least one (x, y) point")
@@ -257,44 +317,35 @@ class DrawingPad:
     # --- prediction --------------------------------------------------------------------------
 
     def _update(self) -> None:
-        """Predict the drawing (or forget the prediction when there is no ink) and show the result."""
+        """Recognise the drawing (or forget the recognition when there is no ink) and show the result."""
         self._last_predicted = time.perf_counter()
         ink = self.ink()
-        self.reading = None if ink.max() <= INK_THRESHOLD else self.predictor.read(ink)
+        self.recognition = None if ink.max() <= INK_THRESHOLD else self.predictor.recognise(ink)
         self._show()
 
     def _show(self) -> None:
-        """Show the prediction, the probability bars and the 28x28 image from the current state."""
-        self.label.value = prediction_html(self.probabilities, self.unsure_below)
-        self.bars.value = "" if self.probabilities is None else probability_bars_html(self.probabilities)
+        """Show what the pad says, the probability bars (for a digit or two) and the 28x28 image."""
+        self.label.value = recognition_html(self.recognition)
+        shows_bars = self.answer.state in _WITH_BARS
+        self.bars.value = probability_bars_html(self.probabilities) if shows_bars else ""
         image = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32) if self.mnist_image is None else self.mnist_image
         self.preview.value = png_bytes(image, PREVIEW_SIZE)
 
 
-def prediction_html(probabilities: np.ndarray | None, unsure_below: float = UNSURE_BELOW) -> str:
-    """Return HTML with the predicted digit in large type, or "draw a digit", or the unsure alternatives.
+def recognition_html(recognition: Recognition | None) -> str:
+    """Return HTML of what the pad says about ``recognition`` (see ``describe``): a headline and a note.
 
-    The outer element carries ``data-digit`` (the digit, or empty) so tests and page scripts can
-    read it, and has the same fixed size in every state so the pad's layout never moves.
+    The outer element carries ``data-state`` (one of ``STATES``) and ``data-digit`` (the digit,
+    or empty when none is named) so tests and page scripts can read them, and has the same
+    fixed size in every state so the pad's layout never moves.
     """
-    if probabilities is None:
-        return _prediction_box("", f'<div style="font-size:20px;color:#888;line-height:{LABEL_HEIGHT}px">draw a digit</div>')
-    order = np.argsort(probabilities)[::-1]
-    best, p = int(order[0]), float(probabilities[order[0]])
-    if p >= unsure_below:
-        note = f"{p:.0%} sure"
-    else:
-        others = ", ".join(f"{int(d)} ({probabilities[d]:.0%})" for d in order[1:3])
-        note = f"not sure ({p:.0%}); maybe {others}"
-    colour = "#222" if p >= unsure_below else "#b36b00"
-    return _prediction_box(str(best), f'<div style="font-size:80px;font-weight:bold;color:{colour}">{best}</div>'
-                                      f'<div style="font-size:14px;color:{colour}">{html.escape(note)}</div>')
-
-
-def _prediction_box(digit: str, content: str) -> str:
-    """Return ``content`` in the prediction's outer element: ``data-digit`` and a fixed size."""
-    return (f'<div class="digitlab-prediction" data-digit="{digit}" style="width:{RESULT_WIDTH}px;'
-            f'height:{LABEL_HEIGHT}px;overflow:hidden;line-height:1">{content}</div>')
+    state, headline, note = describe(recognition)
+    digit = "" if recognition is None or recognition.digit is None else str(recognition.digit)
+    headline, note = html.escape(headline, quote=False), html.escape(note, quote=False)
+    return (f'<div class="digitlab-prediction" data-state="{state}" data-digit="{digit}" style="width:{RESULT_WIDTH}px;'
+            f'height:{LABEL_HEIGHT}px;overflow:hidden;line-height:1.1;color:{COLOURS[state]}">'
+            f'<div class="digitlab-headline" style="{_HEADLINE_CSS[state]}">{headline}</div>'
+            f'<div class="digitlab-note" style="font-size:14px;margin-top:4px">{note}</div></div>')
 
 
 def probability_bars_html(probabilities: np.ndarray) -> str:
@@ -318,3 +369,41 @@ def png_bytes(image: np.ndarray, size: int) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).resize((size, size), Image.Resampling.NEAREST).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def plot_recognitions(
+    inks: Sequence[np.ndarray], recognitions: Sequence[Recognition | None], *, ncols: int = 5,
+) -> Figure:
+    """Return a gallery of drawings as the pad shows them, each titled with what the pad says about it.
+
+    ``inks`` are (H, W) canvases in [0, 1] (1 = ink, as ``DrawingPad.ink`` and ``Mark.ink``
+    give them), aligned with their ``recognitions`` (``Predictor.recognise``, or None for an
+    empty canvas). The titles are ``describe``'s words in the state's colour: "7 — 98% sure",
+    "not sure: 4 or 9?" with the two probabilities, "that doesn't look like a digit" with the reason.
+    """
+    if len(inks) != len(recognitions):
+        raise ValueError(f"inks and recognitions must be aligned, got {len(inks)} and {len(recognitions)}")
+    ncols = max(1, min(ncols, len(inks)))
+    nrows = max(1, math.ceil(len(inks) / ncols))
+    panel = min(1.5, MAX_SIZE[0] / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * panel, nrows * (panel + 0.5)), squeeze=False,
+                             layout="constrained")
+    for ax in axes.flat[len(inks):]:
+        ax.axis("off")
+    for ax, ink, recognition in zip(axes.flat, inks, recognitions):
+        answer = describe(recognition)
+        ax.imshow(ink, cmap=DIGIT_CMAP, vmin=0.0, vmax=1.0)
+        ax.set_title(_caption(answer), fontsize=8, color=COLOURS[answer.state])
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+        for spine in ax.spines.values():  # the edge of the canvas
+            spine.set(visible=True, color="0.75")
+    return fig
+
+
+def _caption(answer: Answer) -> str:
+    """Return the pad's words as a short title: "7 — 98% sure", or the headline wrapped with its note below."""
+    if answer.state == "digit":
+        return f"{answer.headline} — {answer.note}"
+    return "\n".join([*textwrap.wrap(answer.headline, 18), answer.note]).strip()

@@ -1,4 +1,4 @@
-"""In a real browser: JupyterLab runs notebook 04, and digits drawn with the mouse are predicted.
+"""In a real browser: JupyterLab runs notebook 04, digits drawn with the mouse are predicted, a scribble is declined.
 
 Starts JupyterLab on a free localhost port, serving a temporary copy of ``notebooks/`` so the
 repository stays clean, and drives Debian's ``chromium`` with Playwright (no browser download).
@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from digitlab import config
+from digitlab.nondigits import build_nondigit_set
 from digitlab.strokes import DIGIT_STROKES, scale_strokes
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -28,6 +29,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 NOTEBOOK = "04_draw_and_predict.ipynb"
 #: (digit, template variant) drawn with the mouse: a bar, a 7 with a crossbar, an oval 0, an open 4, a 3.
 DRAWN = [(1, 0), (7, 1), (0, 0), (4, 0), (3, 0)]
+#: (kind, seed) of the non-digit drawn with the mouse: a tangled scribble of the non-digit test part,
+#: one stroke of 317 points, that the shipped model declines at any pen width from 12 to 24.
+SCRIBBLE = ("scribbles", 32)
 #: Seconds to wait for the server, for the notebook to run, and for one prediction to show.
 SERVER_TIMEOUT, RUN_TIMEOUT, PREDICT_TIMEOUT = 60, 120, 15
 
@@ -87,7 +91,7 @@ def _wait_for_server(url: str, server: subprocess.Popen, log: Path) -> None:
     pytest.fail(f"JupyterLab did not answer within {SERVER_TIMEOUT} s:\n{log.read_text()[-3000:]}")
 
 
-def test_digits_drawn_with_the_mouse_in_jupyterlab_are_predicted(chromium, lab, tmp_path):
+def test_digits_drawn_with_the_mouse_in_jupyterlab_are_predicted_and_a_scribble_declined(chromium, lab, tmp_path):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -97,18 +101,16 @@ def test_digits_drawn_with_the_mouse_in_jupyterlab_are_predicted(chromium, lab, 
         try:
             _run_all_cells(page, lab)
             pad = page.locator(".digitlab-pad").last
-            canvas = pad.locator("canvas")
-            _expect_prediction(pad, "7")  # drawn by the notebook's own cell through the handlers
+            _expect_shown(pad, "digit", "7")  # drawn by the notebook's own cell through the handlers
             for digit, variant in DRAWN:
-                pad.get_by_role("button", name="Clear").click()
-                _expect_prediction(pad, "")
-                canvas.scroll_into_view_if_needed()
-                box = canvas.bounding_box()
-                assert (round(box["width"]), round(box["height"])) == (280, 280), f"canvas shown at {box}, not 280x280"
-                _draw(page, box, scale_strokes(DIGIT_STROKES[digit][variant], 280, margin=40))
-                _expect_prediction(pad, str(digit))
+                _draw(page, _cleared(pad), scale_strokes(DIGIT_STROKES[digit][variant], 280, margin=40))
+                _expect_shown(pad, "digit", str(digit))
             pad.screenshot(path=str(tmp_path / "drawing_pad.png"))
-            print(f"screenshot of the pad: {tmp_path / 'drawing_pad.png'}")
+            kind, seed = SCRIBBLE
+            _draw(page, _cleared(pad), build_nondigit_set(1, seed=seed, part="test", kinds=(kind,))[0].strokes)
+            _expect_shown(pad, "declined", text="that doesn't look like a digit")
+            pad.screenshot(path=str(tmp_path / "declined.png"))
+            print(f"screenshots of the pad: {tmp_path / 'drawing_pad.png'}, {tmp_path / 'declined.png'}")
         except Exception:
             shot = tmp_path / "failure.png"
             page.screenshot(path=str(shot), full_page=True)
@@ -139,19 +141,33 @@ def _run_all_cells(page, url: str) -> None:
     assert not errors, f"notebook cells failed: {errors}"
 
 
+def _cleared(pad) -> dict:
+    """Click Clear, wait for the empty pad, and return the canvas's box, checked to be shown at 280x280."""
+    pad.get_by_role("button", name="Clear").click()
+    _expect_shown(pad, "blank", text="draw a digit")
+    canvas = pad.locator("canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert (round(box["width"]), round(box["height"])) == (280, 280), f"canvas shown at {box}, not 280x280"
+    return box
+
+
 def _draw(page, box: dict, strokes) -> None:
-    """Draw ``strokes`` (canvas coordinates) with real mouse events on the canvas at ``box``."""
+    """Draw ``strokes`` (canvas coordinates, lists or arrays) with real mouse events on the canvas at ``box``."""
     for stroke in strokes:
         x, y = stroke[0]
-        page.mouse.move(box["x"] + x, box["y"] + y)
+        page.mouse.move(box["x"] + float(x), box["y"] + float(y))
         page.mouse.down()
         for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x, box["y"] + y)
+            page.mouse.move(box["x"] + float(x), box["y"] + float(y))
         page.mouse.up()
 
 
-def _expect_prediction(pad, digit: str) -> None:
-    """Wait until the pad shows ``digit`` ("" for the empty pad); the failure names what it shows instead."""
+def _expect_shown(pad, state: str, digit: str = "", *, text: str = "") -> None:
+    """Wait until the pad shows ``state``, ``digit`` ("" when none is named) and ``text``; failing, say what it shows."""
     from playwright.sync_api import expect
 
-    expect(pad.locator(".digitlab-prediction")).to_have_attribute("data-digit", digit, timeout=PREDICT_TIMEOUT * 1000)
+    prediction = pad.locator(".digitlab-prediction")
+    for attribute, value in (("data-state", state), ("data-digit", digit)):
+        expect(prediction).to_have_attribute(attribute, value, timeout=PREDICT_TIMEOUT * 1000)
+    expect(prediction).to_contain_text(text)

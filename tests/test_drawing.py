@@ -1,30 +1,56 @@
-"""Tests for digitlab.drawing: the pad draws, predicts and shows the result through its handlers."""
+"""Tests for digitlab.drawing: the pad draws, recognises and shows the result through its handlers."""
 import io
 import re
 
-import numpy as np
-import pytest
-from PIL import Image
+import matplotlib
 
-from digitlab import preprocess
-from digitlab.drawing import DrawingPad, prediction_html, probability_bars_html
-from digitlab.predict import Predictor, Reading
-from digitlab.strokes import DIGIT_STROKES, jitter_strokes, rasterize, scale_strokes
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from digitlab import preprocess  # noqa: E402
+from digitlab.drawing import (  # noqa: E402
+    COLOURS, STATES, Answer, DrawingPad, describe, plot_recognitions, probability_bars_html, recognition_html,
+)
+from digitlab.nondigits import build_nondigit_set  # noqa: E402
+from digitlab.predict import Predictor, Recognition  # noqa: E402
+from digitlab.strokes import DIGIT_STROKES, jitter_strokes, rasterize, scale_strokes  # noqa: E402
 
 #: Every handwriting variant of every digit, drawn as written and by two jittered hands.
 CASES = [(d, v, seed) for d, variants in DIGIT_STROKES.items() for v in range(len(variants)) for seed in (None, 1, 2)]
+#: (kind, seed) of marks of the non-digit test part that are plainly no digit and that the shipped
+#: model declines at any pen width from 12 to 24: a patch coloured in, and a tangled scribble.
+NON_DIGITS = [("hatching", 28), ("scribbles", 32)]
+#: Probabilities torn between 4 and 9 (with 7 third), for a stand-in model that is unsure.
+TORN = [0.02, 0.02, 0.02, 0.02, 0.45, 0.02, 0.02, 0.03, 0.02, 0.38]
 
 
 class FixedPredictor:
-    """Stands in for the model: returns the same probabilities and counts its calls."""
+    """Stands in for the model: names the most probable of the same probabilities every time, and counts its calls."""
 
     def __init__(self, probabilities):
         self.probabilities = np.asarray(probabilities, dtype=np.float32)
         self.calls = 0
 
-    def read(self, image):
+    def recognise(self, image):
         self.calls += 1
-        return Reading(preprocess.to_mnist(image), self.probabilities)
+        digit = int(np.argmax(self.probabilities))
+        confidence = float(self.probabilities[digit])
+        return Recognition(digit, confidence, self.probabilities, None, preprocess.to_mnist(image))
+
+
+class UnsurePredictor(FixedPredictor):
+    """Stands in for a model torn between 4 and 9: declines with the reason ``recognise`` gives then."""
+
+    def __init__(self):
+        super().__init__(TORN)
+
+    def recognise(self, image):
+        self.calls += 1
+        return torn(preprocess.to_mnist(image))
 
 
 def confident(digit=3, p=0.9):
@@ -33,9 +59,31 @@ def confident(digit=3, p=0.9):
     return FixedPredictor(probabilities)
 
 
+def recognition(digit=None, reason=None, *, confidence=0.98):
+    """A ``Recognition`` of a blank 28x28 image that names ``digit``, or declines for ``reason``."""
+    probabilities = (np.eye(10)[digit or 0] * confidence).astype(np.float32)
+    return Recognition(digit, confidence, probabilities, reason, np.zeros((28, 28), np.float32))
+
+
+def torn(mnist_image=None):
+    """The ``Recognition`` of an image (default blank) torn between 4 and 9, as ``recognise`` returns it."""
+    image = np.zeros((28, 28), np.float32) if mnist_image is None else mnist_image
+    return Recognition(None, 0.45, np.asarray(TORN, np.float32), "unsure between 4 and 9", image, (4, 9))
+
+
+def non_digit(kind, seed):
+    """The first mark of ``kind`` in the non-digit test part drawn from ``seed``."""
+    return build_nondigit_set(1, seed=seed, part="test", kinds=(kind,))[0]
+
+
 @pytest.fixture(scope="module")
-def pad(shipped_model):
-    return DrawingPad(Predictor(shipped_model))
+def predictor(shipped_model):
+    return Predictor(shipped_model)
+
+
+@pytest.fixture(scope="module")
+def pad(predictor):
+    return DrawingPad(predictor)
 
 
 @pytest.mark.parametrize("digit, variant, seed", CASES)
@@ -46,8 +94,8 @@ def test_stroke_drawn_digits_are_recognised(pad, digit, variant, seed):
     pad.clear()
     pad.draw_strokes(strokes)
     top3 = np.argsort(pad.probabilities)[::-1][:3]
-    assert pad.prediction == digit, f"{digit} variant {variant} seed {seed}: top 3 {top3}"
-    assert f'data-digit="{digit}"' in pad.label.value
+    assert pad.prediction == digit, f"{digit} variant {variant} seed {seed}: top 3 {top3}, {pad.answer}"
+    assert f'data-digit="{digit}"' in pad.label.value and pad.answer.state == "digit"
 
 
 def test_small_off_centre_digits_are_recognised_too(pad):
@@ -61,7 +109,8 @@ def test_an_empty_pad_asks_for_a_digit_and_predicts_nothing():
     predictor = confident()
     pad = DrawingPad(predictor)
     assert pad.strokes == [] and pad.prediction is None and pad.probabilities is None and pad.mnist_image is None
-    assert "draw a digit" in pad.label.value and pad.bars.value == ""
+    assert pad.recognition is None and pad.answer == Answer("blank", "draw a digit", "")
+    assert 'data-state="blank"' in pad.label.value and "draw a digit" in pad.label.value and pad.bars.value == ""
     assert predictor.calls == 0
 
 
@@ -70,18 +119,48 @@ def test_drawing_predicts_and_shows_the_digit_the_bars_and_what_the_model_sees()
     pad.draw_strokes([[(100, 50), (180, 60), (120, 140)], [(120, 140), (190, 200), (90, 240)]])
     assert pad.prediction == 3 and pad.probabilities.shape == (10,)
     assert [len(s) for s in pad.strokes] == [3, 3]
-    assert 'data-digit="3"' in pad.label.value and "90% sure" in pad.label.value
+    assert pad.answer == Answer("digit", "3", "90% sure")
+    assert 'data-state="digit" data-digit="3"' in pad.label.value and "90% sure" in pad.label.value
     assert pad.bars.value.count("<span style=\"width:14px\">") == 10
     assert pad.mnist_image.shape == (28, 28) and pad.mnist_image.max() == pytest.approx(1.0)
     preview = np.asarray(Image.open(io.BytesIO(pad.preview.value)))
     assert preview.shape == (112, 112) and preview.max() == 255
 
 
-def test_low_confidence_says_unsure_and_names_alternatives():
-    pad = DrawingPad(FixedPredictor([0.02, 0.02, 0.02, 0.02, 0.45, 0.02, 0.02, 0.03, 0.02, 0.38]))
+def test_a_model_torn_between_two_digits_says_not_sure_and_names_both():
+    pad = DrawingPad(UnsurePredictor())
     pad.draw_strokes([[(100, 50), (100, 240)]])
-    assert pad.prediction == 4
-    assert "not sure" in pad.label.value and "9 (38%)" in pad.label.value and "7 (3%)" in pad.label.value
+    assert pad.prediction is None and pad.answer == Answer("unsure", "not sure: 4 or 9?", "4: 45%, 9: 38%")
+    assert 'data-state="unsure"' in pad.label.value and 'data-digit=""' in pad.label.value
+    assert "not sure: 4 or 9?" in pad.label.value and "4: 45%, 9: 38%" in pad.label.value
+    assert pad.bars.value.count('<span style="width:14px">') == 10  # the bars show how close the two are
+
+
+@pytest.mark.parametrize("kind, seed", NON_DIGITS)
+def test_a_mark_that_is_plainly_no_digit_is_declined(predictor, kind, seed):
+    mark = non_digit(kind, seed)
+    pad = DrawingPad(predictor, pen_width=mark.pen_width)
+    pad.draw_strokes(mark.strokes)
+    assert pad.prediction is None, f"{mark} read as {pad.answer}"
+    assert pad.answer == Answer("declined", "that doesn't look like a digit", "not a digit")
+    assert 'data-state="declined"' in pad.label.value and "that doesn't look like a digit" in pad.label.value
+    assert pad.bars.value == "" and pad.mnist_image.max() == pytest.approx(1.0)  # no bars; what was declined shows
+
+
+def test_a_dot_is_declined_as_too_small(predictor):
+    pad = DrawingPad(predictor)
+    pad.draw_strokes([[(140, 140)]])
+    assert pad.answer == Answer("declined", "that doesn't look like a digit", "too small")
+    assert "too small" in pad.label.value and pad.bars.value == ""
+
+
+def test_the_pad_asks_for_a_digit_again_when_cleared(predictor):
+    pad = DrawingPad(predictor)
+    pad.draw_strokes(scale_strokes(DIGIT_STROKES[7][0], pad.size))
+    assert pad.answer.state == "digit" and re.fullmatch(r"\d+% sure", pad.answer.note)
+    pad.clear()
+    assert pad.recognition is None and pad.answer.state == "blank"
+    assert "draw a digit" in pad.label.value and pad.bars.value == ""
 
 
 def test_undo_removes_the_last_stroke_and_clear_removes_all():
@@ -150,7 +229,7 @@ def test_prediction_while_drawing_is_throttled():
 class Broken:
     """A predictor whose model fails on every drawing."""
 
-    def read(self, image):
+    def recognise(self, image):
         raise RuntimeError("model exploded")
 
 
@@ -189,27 +268,68 @@ def test_draw_strokes_rejects_an_empty_stroke():
 
 
 def box_size(html: str) -> tuple[str, str]:
-    """The width and height set on the outer element of ``prediction_html``."""
-    style = re.match(r'<div class="digitlab-prediction" data-digit="\d?" style="([^"]*)"', html).group(1)
+    """The width and height set on the outer element of ``recognition_html``."""
+    opening = re.match(r'<div class="digitlab-prediction" data-state="\w+" data-digit="\d?" style="([^"]*)"', html)
+    style = opening.group(1)
     return re.search(r"(?:^|;)width:(\d+px)", style).group(1), re.search(r"(?:^|;)height:(\d+px)", style).group(1)
 
 
-def test_the_prediction_box_keeps_its_size_in_every_state():
-    unsure = np.array([0.02, 0.02, 0.02, 0.02, 0.45, 0.02, 0.02, 0.03, 0.02, 0.38])
-    states = [prediction_html(None), prediction_html(np.eye(10)[3]), prediction_html(unsure)]
-    assert "draw a digit" in states[0] and "100% sure" in states[1] and "not sure" in states[2]
-    assert {box_size(html) for html in states} == {box_size(states[0])}
-    pad = DrawingPad(confident())
-    sizes = {(pad.label.layout.width, pad.label.layout.height, pad.bars.layout.width, pad.bars.layout.height)}
-    pad.draw_strokes([[(100, 50), (100, 240)]])
-    sizes.add((pad.label.layout.width, pad.label.layout.height, pad.bars.layout.width, pad.bars.layout.height))
-    assert len(sizes) == 1 and None not in sizes.pop()
+def looks(pad: DrawingPad) -> tuple:
+    """The sizes of the pad's result: of the prediction box's HTML, and of the label and bars widgets."""
+    layouts = (pad.label.layout, pad.bars.layout)
+    return box_size(pad.label.value), *((layout.width, layout.height) for layout in layouts)
+
+
+def test_the_prediction_box_keeps_its_size_in_every_state(predictor):
+    real, torn = DrawingPad(predictor), DrawingPad(UnsurePredictor())
+    shown = {real.answer.state: looks(real)}
+    real.draw_strokes(scale_strokes(DIGIT_STROKES[7][0], real.size))
+    shown[real.answer.state] = looks(real)
+    real.clear()
+    real.draw_strokes(non_digit(*NON_DIGITS[0]).strokes)
+    shown[real.answer.state] = looks(real)
+    torn.draw_strokes([[(100, 50), (100, 240)]])
+    shown[torn.answer.state] = looks(torn)
+    assert sorted(shown) == sorted(STATES)
+    assert len(set(shown.values())) == 1 and None not in shown["blank"][1] + shown["blank"][2]
+
+
+@pytest.mark.parametrize("recognised, answer", [
+    (None, ("blank", "draw a digit", "")),
+    (recognition(reason="blank"), ("blank", "draw a digit", "")),
+    (recognition(7), ("digit", "7", "98% sure")),
+    (recognition(1, confidence=0.9996), ("digit", "1", "99% sure")),  # never a certain-sounding 100%
+    (torn(), ("unsure", "not sure: 4 or 9?", "4: 45%, 9: 38%")),
+    *((recognition(reason=reason), ("declined", "that doesn't look like a digit", reason))
+      for reason in ("not a digit", "too small", "only noise", "only a shadow")),
+])
+def test_describe_says_one_of_four_things(recognised, answer):
+    assert describe(recognised) == Answer(*answer)
 
 
 def test_html_helpers():
-    assert 'data-digit=""' in prediction_html(None)
+    assert 'data-state="blank" data-digit=""' in recognition_html(None)
+    assert "that doesn't look like a digit</div>" in recognition_html(recognition(reason="not a digit"))
+    assert len({COLOURS[state] for state in STATES}) == 4
     bars = probability_bars_html(np.eye(10)[5])
     assert bars.count("width:100.0px") == 1 and bars.count("width:0.0px") == 9
+
+
+def test_plot_recognitions_titles_each_drawing_with_what_the_pad_says():
+    ink = rasterize([[(100, 50), (100, 240)]], 280, 18)
+    recognitions = [None, recognition(7), torn(), recognition(reason="too small")]
+    fig = plot_recognitions([ink] * 4, recognitions, ncols=3)
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes[:4]] == [
+        "draw a digit", "7 — 98% sure", "not sure: 4 or 9?\n4: 45%, 9: 38%",
+        "that doesn't look\nlike a digit\ntoo small"]
+    assert [ax.title.get_color() for ax in axes[:4]] == [COLOURS[state] for state in STATES]
+    assert [len(ax.images) for ax in axes] == [1, 1, 1, 1, 0, 0] and not axes[5].axison
+    assert np.array_equal(axes[0].images[0].get_array(), ink)
+    assert fig.get_size_inches()[0] <= 8
+    plt.close(fig)
+    with pytest.raises(ValueError, match="aligned"):
+        plot_recognitions([ink], [])
 
 
 def test_the_pad_displays_as_its_widget_with_a_text_fallback():
