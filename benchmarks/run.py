@@ -6,8 +6,9 @@
 Everything runs in one process on the same data and machine: the reference recipe (15 epochs,
 and again for the wall time digitlab's recipe takes), digitlab's first recipe once and its
 default recipe over several seeds (the time-to-accuracy pair: same data, same seed), then
-latency, batch throughput (``predict_batch`` against ``model.predict``), size, robustness and
-real pen input of the shipped model. Results are written at the end, each file atomically, so
+latency (``predict`` and ``recognise``), batch throughput (``predict_batch`` against
+``model.predict``), size, robustness, real pen input, and calibration and declining
+(``digitlab.declining``: non-digits, pages without a digit) of the shipped model. Results are written at the end, each file atomically, so
 an interrupted run leaves the previous results untouched. See benchmarks/README.md for what
 each number means.
 """
@@ -38,14 +39,16 @@ import scipy  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from digitlab import config, data, model as model_lib, pen, predict, preprocess, robustness, train  # noqa: E402
+from digitlab import (  # noqa: E402
+    config, data, declining, model as model_lib, nondigits, pen, predict, preprocess, robustness, scripts, train,
+)
 from digitlab.files import atomic_path, write_json_atomic  # noqa: E402
 
 __all__ = [
-    "Plan", "FULL", "QUICK", "FIRST_RECIPE", "PEN_WIDTHS", "TIME_TO_ACCURACY", "Target", "keywords", "latency_ms",
-    "reference_way", "keras_predict", "throughputs", "robustness_of", "training_numbers", "timed_training",
-    "same_wall_epochs", "mean_std", "pen_test_digits", "pen_numbers", "pen_accuracy", "card_numbers", "batch_numbers",
-    "measure_shipped", "run_reference", "run_digitlab", "run_first_recipe", "time_to_accuracy", "evaluate_targets",
+    "Plan", "FULL", "QUICK", "FIRST_RECIPE", "PEN_WIDTHS", "TIME_TO_ACCURACY", "OTHER_SCRIPTS", "Target", "keywords",
+    "latencies_ms", "latency_ms", "reference_way", "keras_predict", "throughputs", "robustness_of", "training_numbers",
+    "timed_training", "same_wall_epochs", "mean_std", "pen_test_digits", "pen_report", "pen_numbers", "pen_accuracy",
+    "card_numbers", "other_script_digits", "batch_numbers", "decline_numbers", "pages_declined", "measure_shipped", "run_reference", "run_digitlab", "run_first_recipe", "time_to_accuracy", "evaluate_targets",
     "markdown_table", "render_markdown", "machine_info", "git_commit", "build_parser", "plan_for", "out_dir_for", "run",
     "write_results", "main",
 ]
@@ -62,6 +65,8 @@ TIME_TO_ACCURACY = 0.996
 PEN_WIDTHS = (10.0, pen.PEN_WIDTH, 28.0)
 #: Batch size of the ``model.predict`` that ``predict_batch`` is compared with.
 KERAS_BATCH = 256
+#: Scripts whose digits join the non-digits (those unlike any Western digit), when their files are found here.
+OTHER_SCRIPTS = tuple(nondigits.LOOKALIKE_DIGITS)
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,8 @@ class Plan:
 
     ``digitlab_epochs=None`` keeps each digitlab recipe's own epochs (the default's, the first
     recipe's 30); ``pen_digits=None`` scores every digit of the held-out pen writers.
+    ``per_kind`` is the drawings of each kind of the robustness set and the pages of each kind
+    without a digit; ``nondigits`` the hand-drawn non-digits of each kind (and other scripts' digits).
     """
 
     fraction: float
@@ -77,6 +84,7 @@ class Plan:
     digitlab_epochs: int | None
     seeds: int
     per_kind: int
+    nondigits: int
     latency_calls: int
     warmup: int
     throughput_repeats: int
@@ -84,9 +92,9 @@ class Plan:
     keras_verbose: int  # 2: one line per epoch, readable in a nohup log
 
 
-FULL = Plan(fraction=1.0, reference_epochs=15, digitlab_epochs=None, seeds=3, per_kind=200,
+FULL = Plan(fraction=1.0, reference_epochs=15, digitlab_epochs=None, seeds=3, per_kind=200, nondigits=200,
             latency_calls=300, warmup=20, throughput_repeats=5, pen_digits=None, keras_verbose=2)
-QUICK = Plan(fraction=0.08, reference_epochs=1, digitlab_epochs=2, seeds=1, per_kind=8,
+QUICK = Plan(fraction=0.08, reference_epochs=1, digitlab_epochs=2, seeds=1, per_kind=8, nondigits=8,
              latency_calls=40, warmup=5, throughput_repeats=1, pen_digits=50, keras_verbose=0)
 
 
@@ -108,16 +116,28 @@ def bar(iterable, desc: str):
 # --- measurements -----------------------------------------------------------------------------
 
 
-def latency_ms(fn: Callable[[np.ndarray], np.ndarray], images: np.ndarray, *, calls: int, warmup: int) -> dict:
-    """Return median and 95th-percentile milliseconds of ``fn(image)`` over ``calls`` images, after warm-up."""
+def latencies_ms(fns: Mapping[str, Callable[[np.ndarray], object]], images: np.ndarray, *, calls: int,
+                 warmup: int) -> dict[str, dict]:
+    """Return median and 95th-percentile milliseconds of each ``fn(image)`` over ``calls`` images, after warm-up.
+
+    The functions take turns on each image (A, B, A, B, ...), so a change of load hits all alike.
+    """
     for i in range(warmup):
-        fn(images[i % len(images)])
-    times = []
+        for fn in fns.values():
+            fn(images[i % len(images)])
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for i in bar(range(calls), "latency"):
-        start = time.perf_counter()
-        fn(images[i % len(images)])
-        times.append((time.perf_counter() - start) * 1000)
-    return {"median_ms": float(np.median(times)), "p95_ms": float(np.percentile(times, 95)), "calls": calls}
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn(images[i % len(images)])
+            times[name].append((time.perf_counter() - start) * 1000)
+    return {name: {"median_ms": float(np.median(t)), "p95_ms": float(np.percentile(t, 95)), "calls": calls}
+            for name, t in times.items()}
+
+
+def latency_ms(fn: Callable[[np.ndarray], object], images: np.ndarray, *, calls: int, warmup: int) -> dict:
+    """Return median and 95th-percentile milliseconds of ``fn(image)`` over ``calls`` images, after warm-up."""
+    return latencies_ms({"fn": fn}, images, calls=calls, warmup=warmup)["fn"]
 
 
 def reference_way(model) -> Callable[[np.ndarray], np.ndarray]:
@@ -192,9 +212,13 @@ def pen_test_digits(path: Path | None, limit: int | None) -> pen.PenDigits:
     return digits[np.linspace(0, len(digits) - 1, limit).round().astype(int)]
 
 
-def pen_numbers(predictor: pen.BatchPredictor, digits: pen.PenDigits) -> dict:
-    """Return ``pen.evaluate``'s summary at ``PEN_WIDTHS`` x both polarities, with the weakest writer at the pad's pen."""
-    report = pen.evaluate(predictor, digits, pen_widths=PEN_WIDTHS, polarities=pen.POLARITIES)
+def pen_report(predictor: pen.BatchPredictor, digits: pen.PenDigits) -> pen.PenReport:
+    """Return ``pen.evaluate``'s report at ``PEN_WIDTHS`` x both polarities (details at the pad's pen, dark on light)."""
+    return pen.evaluate(predictor, digits, pen_widths=PEN_WIDTHS, polarities=pen.POLARITIES)
+
+
+def pen_numbers(report: pen.PenReport) -> dict:
+    """Return a ``pen_report``'s summary for results.json, with the weakest writer at the pad's pen."""
     worst = min(report.per_writer, key=report.per_writer.get)
     return {**report.to_dict(), "per_writer_min": {"writer": worst, "accuracy": report.per_writer[worst]}}
 
@@ -213,6 +237,17 @@ def card_numbers(card: dict) -> dict:
             "test_accuracy": card.get("test_accuracy"), "date": card.get("date")}
 
 
+def other_script_digits(names: Sequence[str] = OTHER_SCRIPTS) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Return the test digits of each of ``names`` whose file is found here (``scripts.find_digits``, never downloaded)."""
+    found = {}
+    for name in names:
+        try:
+            found[name] = scripts.read_digits(scripts.find_digits(name, download=False), name)[1]
+        except data.DataError as exc:
+            log(f"{name} digits left out of the non-digits: {str(exc).splitlines()[0]}")
+    return found
+
+
 # --- stages -----------------------------------------------------------------------------------
 
 
@@ -228,20 +263,50 @@ def batch_numbers(predictor: predict.Predictor, x_test: np.ndarray, y_test: np.n
             "batch_agreement": float(np.mean(labels["predict_batch"] == labels["model.predict"]))}
 
 
-def measure_shipped(model_path: Path, x_test, y_test, drawings, prepared, pen_digits: pen.PenDigits, plan: Plan) -> dict:
-    """Return the shipped model's card, size, test accuracy, batch speed, latency, robustness and pen input.
+def decline_numbers(predictor: predict.Predictor, mnist_test: tuple[np.ndarray, np.ndarray], pen_test: pen.PenReport,
+                    marks: nondigits.NonDigitSet) -> dict | None:
+    """Return ``declining.decline_report``'s numbers, or None for a model whose card has no calibration.
 
-    The timings come first; the pen digits are drawn only after them.
+    The real digits are MNIST's test set and the held-out pen writers' at the pad's pen (dark on
+    light, as ``pen_test`` holds them); the non-digits are ``marks`` as ``recognise`` sees them,
+    their ink extents counted.
+    """
+    if predictor.rule is None:
+        return None
+    images, extents = declining.seen_by(predictor, (m.ink() for m in marks))
+    return declining.decline_report(predictor, {"mnist": mnist_test, "pen": (pen_test.images, pen_test.labels)},
+                                    images, marks.kinds, nondigit_extents=extents).to_dict()
+
+
+def pages_declined(predictor: predict.Predictor, pages: tuple[np.ndarray, np.ndarray]) -> dict:
+    """Return how many of the ``pages`` without a digit (``robustness.non_digit_pages``: images, kinds) ``recognise`` declines."""
+    images, kinds = pages
+    declined = np.array([predictor.recognise(page).declined for page in images])
+    return {"images": len(declined), "declined": float(declined.mean()),
+            "by_kind": {k: float(declined[kinds == k].mean()) for k in robustness.NON_DIGITS}}
+
+
+def measure_shipped(model_path: Path, x_test, y_test, drawings, prepared, pen_digits: pen.PenDigits,
+                    marks: nondigits.NonDigitSet, pages: tuple[np.ndarray, np.ndarray], plan: Plan) -> dict:
+    """Return the shipped model's card, size, test accuracy, batch speed, latency, robustness, pen input and declining.
+
+    The timings come first (``predict`` and ``recognise`` taking turns on each drawing); the
+    pen digits are drawn only after them.
     """
     predictor = predict.Predictor(model_path)
     batch = batch_numbers(predictor, x_test, y_test, repeats=plan.throughput_repeats)
-    latency = latency_ms(predictor.predict, drawings.images, calls=plan.latency_calls, warmup=plan.warmup)
+    latency = latencies_ms({"predict": predictor.predict, "recognise": predictor.recognise}, drawings.images,
+                           calls=plan.latency_calls, warmup=plan.warmup)
     log(f"shipped model: {len(pen_digits):,} pen digits of the held-out writers at pens "
         f"{', '.join(f'{w:g}' for w in PEN_WIDTHS)}, both polarities")
+    pen_test = pen_report(predictor, pen_digits)
+    log(f"shipped model: declining, {len(marks):,} non-digits and {len(pages[1]):,} pages without a digit")
     return {
         "path": os.path.relpath(model_path, config.REPO_ROOT), "size_mb": model_path.stat().st_size / MB,
-        "card": card_numbers(predictor.card), **batch, "latency": latency,
-        "robustness": robustness_of(predictor.model, drawings, prepared), "pen": pen_numbers(predictor, pen_digits),
+        "card": card_numbers(predictor.card), **batch, "latency": latency["predict"],
+        "recognise_latency": latency["recognise"], "robustness": robustness_of(predictor.model, drawings, prepared),
+        "pen": pen_numbers(pen_test), "declining": decline_numbers(predictor, (x_test, y_test), pen_test, marks),
+        "pages": pages_declined(predictor, pages),
     }
 
 
@@ -334,8 +399,9 @@ POINTS = " points"
 
 
 def evaluate_targets(r: dict) -> list[dict]:
-    """Return each target of issues 4 and 10 with its goal, the measured value and whether it passed (``Target.report``)."""
-    groups = (_shipped_targets, _recipe_targets, _speed_targets, _robustness_targets, _pen_targets, _time_targets)
+    """Return each target of issues 4, 10 and 11 with its goal, the measured value and whether it passed (``Target.report``)."""
+    groups = (_shipped_targets, _recipe_targets, _speed_targets, _robustness_targets, _pen_targets, _time_targets,
+              _declining_targets)
     return [t.report() for group in groups for t in group(r)]
 
 
@@ -405,6 +471,33 @@ def _time_targets(r: dict) -> list[Target]:
     ]
 
 
+def _declining_targets(r: dict) -> list[Target]:
+    """Return issue 11's targets: calibration, declining at the shipped rule, photos, pages without a digit, recognise's cost.
+
+    A model without calibration has no rule to measure: those rows are nan, and fail.
+    """
+    shipped = r["shipped"]
+
+    def percent(*keys: str) -> float:
+        value = shipped["declining"]
+        for key in keys:
+            value = value[key] if value is not None else None
+        return float("nan") if value is None else value * 100
+
+    ratio = shipped["recognise_latency"]["median_ms"] / shipped["latency"]["median_ms"]
+    return [
+        Target("ECE after calibration, MNIST test", 1.5, percent("digits", "mnist", "ece_after"), "<=", "%"),
+        Target("ECE after calibration, pen, held-out writers", 3, percent("digits", "pen", "ece_after"), "<=", "%"),
+        Target("non-digits declined (shipped rule)", 90, percent("nondigits", "declined"), ">=", "%"),
+        Target("real pen digits declined, held-out writers (shipped rule)", 2, percent("digits", "pen", "declined"), "<=", "%"),
+        Target("MNIST test read right (a decline counts as wrong)", 99.5, percent("digits", "mnist", "read_right"), ">=",
+               "%"),
+        Target("photo accuracy (robustness set, snapshot kind)", 98, shipped["robustness"]["snapshot"] * 100, ">=", "%"),
+        Target("pages without a digit declined (blank, noise, shadow)", 100, shipped["pages"]["declined"] * 100, ">=", "%"),
+        Target("recognise vs predict latency, median", 1.5, ratio, "<=", "x"),
+    ]
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
     """Return a GitHub-flavoured markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -431,13 +524,14 @@ def render_markdown(r: dict, readme: str = "README.md") -> str:
         f"- Data: `{d['file']}` (sha256 {d['sha256'][:12]}...), {d['train_images']:,} training images "
         f"({r['plan']['fraction']:.0%} used, 10% of them held out for validation), {d['test_images']:,} test images",
     ]
-    sections = [_targets_md(r), _accuracy_md(r), _time_md(r), _shipped_md(r), _speed_md(r), _robustness_md(r), _pen_md(r)]
+    sections = [_targets_md(r), _accuracy_md(r), _time_md(r), _shipped_md(r), _speed_md(r), _robustness_md(r), _pen_md(r),
+                _declining_md(r)]
     return "\n".join(head) + "\n\n" + "\n\n".join(sections) + "\n"
 
 
 def _targets_md(r: dict) -> str:
-    rows = [(t["target"], t["goal"], f"{t['value']:,.2f}{t['unit']}", "PASS" if t["passed"] else "**FAIL**")
-            for t in r["targets"]]
+    rows = [(t["target"], t["goal"], f"{t['value']:,.2f}{t['unit']}" if math.isfinite(t["value"]) else "not measured",
+             "PASS" if t["passed"] else "**FAIL**") for t in r["targets"]]
     return "## Targets\n\n" + markdown_table(["target", "goal", "measured", "result"], rows)
 
 
@@ -500,15 +594,18 @@ def _shipped_md(r: dict) -> str:
 
 
 def _speed_md(r: dict) -> str:
-    ref, shipped = r["reference"]["latency"], r["shipped"]["latency"]
+    ref, shipped, recognise = r["reference"]["latency"], r["shipped"]["latency"], r["shipped"]["recognise_latency"]
     rows = [
         ("reference way: whole canvas resized to 28x28, `model.predict`", "reference recipe",
          f"{ref['median_ms']:.2f}", f"{ref['p95_ms']:.2f}", ref["calls"]),
         ("digitlab: `Predictor.predict` (`to_mnist` + compiled call)", "shipped",
          f"{shipped['median_ms']:.2f}", f"{shipped['p95_ms']:.2f}", shipped["calls"]),
+        ("digitlab: `Predictor.recognise` (the same + the decline rule; turns with `predict`)", "shipped",
+         f"{recognise['median_ms']:.2f}", f"{recognise['p95_ms']:.2f}", recognise["calls"]),
     ]
     shipped, repeats = r["shipped"], r["plan"]["throughput_repeats"]
-    batch = [(f"`Predictor.predict_batch` (chunks of {predict.CHUNK:,})", f"**{shipped['throughput_images_per_s']:,.0f}**"),
+    batch = [(f"`Predictor.predict_batch` (batch norms folded into the convolutions, chunks of {predict.CHUNK:,})",
+              f"**{shipped['throughput_images_per_s']:,.0f}**"),
              (f"`model.predict(x, batch_size={KERAS_BATCH})`", f"{shipped['model_predict_images_per_s']:,.0f}")]
     return ("## Speed\n\nSingle drawing: a raw 280x280 canvas from the robustness set to 10 probabilities, "
             "after warm-up.\n\n" + markdown_table(["way", "model", "median ms", "p95 ms", "calls"], rows)
@@ -545,6 +642,49 @@ def _pen_md(r: dict) -> str:
             "then `to_mnist`.\n\n" + markdown_table(["pen width (px)", *pen.POLARITIES], rows)
             + f"\n\nPer writer at pen {detail['pen_width']:g}, {detail['polarity']}: {per_writer}; "
             f"lowest: writer {worst['writer']}, {worst['accuracy']:.1%}.")
+
+
+def _declining_md(r: dict) -> str:
+    found, marks, pages = r["shipped"]["declining"], r["nondigit_set"], r["shipped"]["pages"]
+    head = "## Knowing when it doesn't know\n\n"
+    page_line = (f"Pages without a digit (`robustness.non_digit_pages`, seed {config.SEED}) through `recognise`: "
+                 f"{pages['declined']:.1%} of {pages['images']:,} declined ("
+                 + ", ".join(f"{k} {v:.0%}" for k, v in pages["by_kind"].items()) + ").")
+    if found is None:
+        return (head + "The model's card has no calibration (`python -m digitlab calibrate` writes it): there is no "
+                "decline rule to measure.\n\n" + page_line)
+    names = {"mnist": "MNIST test", "pen": "pen, held-out writers (pad's pen, dark on light)"}
+    rows = [(names.get(k, k), f"{d['images']:,}", f"{d['accuracy']:.2%}", f"{d['ece_before']:.2%}",
+             f"{d['ece_after']:.2%}", f"{d['declined']:.2%}", f"{d['read_right']:.2%}") for k, d in found["digits"].items()]
+    nd = found["nondigits"]
+    reasons = ", ".join(f"{reason} {share:.1%}" for reason, share in nd["by_reason"].items())
+    return (
+        head + f"The shipped model with its card's calibration (temperature {found['temperature']:.3f}) and decline "
+        "rule, measured by `digitlab.declining.decline_report`. ECE: 15 bins, top class, before (T = 1) and after "
+        "the temperature. Real digits are declined by the rule's scores (not a digit, unsure): 'too small' needs "
+        "the drawing's extent, and both sets fill most of their canvas.\n\n"
+        + markdown_table(["digits", "images", "accuracy", "ECE before", "ECE after", "declined", "read right"], rows)
+        + f"\n\nNon-digits (`nondigits`, {marks['part']} part, seed {marks['seed']}, {marks['per_kind']} per kind; "
+        f"other scripts' digits: {', '.join(marks['scripts']) or 'none found'}), each as `recognise` sees it, its "
+        f"ink extent counted: **{nd['declined']:.1%}** of {nd['images']:,} declined ({reasons}).\n\n"
+        + markdown_table(["kind", "images", "declined"],
+                         [(k, marks["counts"][k], f"{share:.1%}") for k, share in nd["by_kind"].items()])
+        + "\n\n" + page_line + "\n\n" + _scores_md(found["scores"])
+    )
+
+
+def _scores_md(found_scores: dict) -> str:
+    scores = {k: s for k, s in found_scores.items() if k != "against"}
+    shares = list(next(iter(scores.values()))["declined_at"])
+    rows = [(name, f"{s['roc_auc']:.3f}", *(f"{v:.1%}" for v in s["declined_at"].values())) for name, s in scores.items()]
+    return (
+        "### Not-a-digit scores\n\n"
+        "Each score against the held-out pen writers' digits: the ROC AUC of telling the non-digits from them, and "
+        f"the share of non-digits declined where the score's threshold declines {', '.join(shares)} of the pen "
+        "digits. `combined` joins the two as the rule does: the larger of log(distance / its threshold) and "
+        "energy - its threshold (above 0: 'not a digit').\n\n"
+        + markdown_table(["score", "ROC AUC", *(f"non-digits declined at {s} of pen digits" for s in shares)], rows)
+    )
 
 
 # --- run ----------------------------------------------------------------------------------------
@@ -610,6 +750,9 @@ def run(args: argparse.Namespace) -> dict:
     plan, start = plan_for(args), time.perf_counter()
     model_lib.load_model(args.model)  # a missing or broken model (or pen file, below) fails now, not after an hour
     pen_digits = pen_test_digits(args.pen, plan.pen_digits)
+    other_scripts = other_script_digits()
+    marks = nondigits.build_nondigit_set(plan.nondigits, seed=config.SEED, part="test", scripts=other_scripts or None)
+    pages = robustness.non_digit_pages(per_kind=plan.per_kind, seed=config.SEED)
     source = data.find_mnist(args.data)
     (x_train, _), (x_test, y_test) = data.load_mnist(source)
     log(f"data {source.name}: {len(x_train):,} training, {len(x_test):,} test images; building the drawing set")
@@ -624,7 +767,7 @@ def run(args: argparse.Namespace) -> dict:
     log(f"reference recipe for digitlab's wall time ({digitlab_recipe['wall_s_mean']:.0f} s): epochs={epochs}")
     same_wall = run_reference(source, epochs, plan, drawings, prepared, resized, time_it=False)
     log(f"measuring the shipped model {args.model}")  # last: speed is timed once training is over
-    shipped = measure_shipped(args.model, x_test, y_test, drawings, prepared, pen_digits, plan)
+    shipped = measure_shipped(args.model, x_test, y_test, drawings, prepared, pen_digits, marks, pages, plan)
     results = {
         "command": "python " + shlex.join([os.path.relpath(sys.argv[0], config.REPO_ROOT), *sys.argv[1:]]),
         "quick": args.quick, "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -634,6 +777,8 @@ def run(args: argparse.Namespace) -> dict:
                            "counts": {"all": len(drawings), **{k: int(np.sum(drawings.kinds == k)) for k in robustness.KINDS}}},
         "pen_data": {"file": pen_digits.source.name, "sha256": data.sha256(pen_digits.source),
                      "digits": len(pen_digits)},
+        "nondigit_set": {"part": "test", "seed": config.SEED, "per_kind": plan.nondigits, "scripts": list(other_scripts),
+                         "counts": {str(k): int(n) for k, n in zip(*np.unique(marks.kinds, return_counts=True))}},
         "shipped": shipped, "reference": reference, "reference_same_wall": same_wall, "digitlab": digitlab_recipe,
         "first_recipe": first, "time_to_accuracy": time_to_accuracy(first, digitlab_recipe["runs"]),
         "total_wall_s": time.perf_counter() - start,

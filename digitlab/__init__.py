@@ -17,8 +17,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 __version__: str = _version("digitlab")
 
 _SUBMODULES = (
-    "config", "data", "preprocess", "metrics", "model", "introspect", "train", "calibration", "predict", "analysis",
-    "strokes", "style", "pen", "nondigits", "scripts", "robustness", "plots", "drawing", "cli",
+    "config", "data", "preprocess", "metrics", "model", "introspect", "train", "calibration", "predict", "declining",
+    "analysis", "strokes", "style", "pen", "nondigits", "scripts", "robustness", "plots", "drawing", "cli",
 )
 
 __all__ = ["__version__", *_SUBMODULES]

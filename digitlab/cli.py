@@ -1,5 +1,8 @@
 """Command line: ``python -m digitlab train | evaluate | calibrate | predict`` (also installed as ``digitlab``).
 
+Every command takes ``--script NAME``: whose digits the model reads (``digitlab.scripts``;
+Western, MNIST's, by default), which picks the data and the default model file.
+
 Bad input never ends in a traceback: each problem is one ``digitlab: error: ...`` line on
 stderr and a non-zero exit status; ``predict`` still handles the other files. Arguments are
 checked before any data is read or TensorFlow is imported, so a mistake costs no waiting.
@@ -17,7 +20,7 @@ from typing import Callable, Sequence, TypeVar
 import digitlab
 from digitlab import config, files
 
-__all__ = ["build_parser", "main", "check_args", "check_output", "check_card_writable"]
+__all__ = ["build_parser", "main", "check_args", "check_output", "check_card_writable", "default_out"]
 
 T = TypeVar("T")
 
@@ -56,32 +59,50 @@ _positive_int = _checked("positive integer", int, lambda v: v >= 1)
 _count = _checked("count", int, lambda v: v >= 0, "a whole number, 0 or more")
 _seed = _checked("seed", int, lambda v: 0 <= v < 2**32, "a whole number from 0 to 4294967295")
 _fraction = _checked("fraction", float, lambda v: 0 < v <= 1, "a number above 0 and at most 1, e.g. 0.1")
-_OTHER_SCRIPTS = ("kannada", "persian", "arabic", "bengali", "tibetan")
+#: ``scripts.SCRIPTS``, spelled out so that parsing needs no numpy (a test keeps the two equal).
+_SCRIPTS = ("western", "kannada", "persian", "arabic", "bengali", "tibetan")
+_OTHER_SCRIPTS = _SCRIPTS[1:]
 _script_list = _checked("script list", lambda t: tuple(t.split(",")), lambda v: set(v) <= set(_OTHER_SCRIPTS),
                         "comma-separated names from " + ",".join(_OTHER_SCRIPTS))
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with the ``train``, ``evaluate``, ``calibrate`` and ``predict`` commands."""
-    parser = _Parser(prog="digitlab", description="Train, evaluate and use digitlab's MNIST CNN.")
+    parser = _Parser(prog="digitlab", description="Train, evaluate and use digitlab's CNNs for handwritten digits "
+                                                  "(Western digits, MNIST's, and other scripts').")
     parser.add_argument("--version", action="version", version=f"%(prog)s {digitlab.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    data_help = "mnist.npz or IDX folder (default: $DIGITLAB_DATA, data/mnist.npz, else download; see README)"
+    data_help = ("the script's digits: for western an mnist.npz or IDX folder (default: $DIGITLAB_DATA, data/mnist.npz, "
+                 "else download); for another script NAME.npz or a folder holding it (default: $DIGITLAB_SCRIPTS, "
+                 "$DIGITLAB_DATA's folder, data/NAME.npz, else download); see README")
 
     t = sub.add_parser("train", help="train a CNN and save it with its history and card")
+    _add_script(t, "whose digits to learn")
+    t.add_argument("--init", type=Path, metavar="MODEL",
+                   help="fine-tune this .keras model (e.g. models/digitlab_cnn.keras, the shipped MNIST model): its "
+                        "architecture and weights are kept and every layer is trained, at a lower peak learning rate "
+                        "(train.FINE_TUNE_LEARNING_RATE); without it a new model is trained from scratch")
     t.add_argument("--epochs", type=_positive_int, default=config.EPOCHS,
                    help=f"passes over the training images (default {config.EPOCHS})")
-    t.add_argument("--out", type=Path, default=config.MODELS_DIR / "my_cnn.keras",
-                   help="where to save the .keras model (default models/my_cnn.keras)")
+    t.add_argument("--out", type=Path,
+                   help="where to save the .keras model (default models/my_cnn.keras; with --script NAME "
+                        "models/my_NAME_cnn.keras)")
     t.add_argument("--data", type=Path, help=data_help)
     t.add_argument("--batch-size", type=_positive_int, default=128, help="images per training step (default 128)")
     t.add_argument("--fraction", type=_fraction, default=1.0,
                    help="train on this fraction of the training images, for quick runs (default 1)")
+    t.add_argument("--per-class", type=_positive_int, metavar="N",
+                   help="train on N images of each digit, chosen by --seed (the validation images stay the same), "
+                        "for data-efficiency curves (default: all)")
     t.add_argument("--seed", type=_seed, default=config.SEED,
                    help=f"seed for the weights, the validation split and augmentation (default {config.SEED})")
     t.add_argument("--recipe", choices=("digitlab", "reference"), default="digitlab",
                    help="digitlab: this package's CNN with augmentation and a cosine schedule; "
                         "reference: Keras's simple MNIST convnet (default digitlab)")
+    t.add_argument("--no-calibrate", action="store_true",
+                   help="skip calibrating the saved model (temperature and the 'not a digit' rule, fitted on "
+                        "validation data, as `digitlab calibrate` does; Western models use the pen digits' "
+                        "validation writers too)")
     t.add_argument("--pen-copies", type=_count, default=0,
                    help="mix real pen digits (UCI pendigits, training writers only) into the training images, "
                         "each drawn this many times like the pad draws (default 0: MNIST only)")
@@ -95,18 +116,21 @@ def build_parser() -> argparse.ArgumentParser:
                         "(e.g. kannada,persian,arabic,bengali,tibetan; found as load_digits finds them)")
 
     e = sub.add_parser("evaluate", help="accuracy, per-class scores and confusion matrix on the test set")
-    e.add_argument("--model", type=Path, help="model file (default: the shipped model)")
+    _add_script(e, "whose test split to read (load_digits' held-out split; MNIST's test set for western)")
+    e.add_argument("--model", type=Path, help="model file (default: the script's shipped model)")
     e.add_argument("--data", type=Path, help=data_help)
     e.add_argument("--json", action="store_true", help="print one JSON object")
 
     c = sub.add_parser("calibrate", help="fit calibrated confidence and the 'not a digit' rule on validation data; "
                                          "store them in the model's card")
-    c.add_argument("--model", type=Path, help="model file (default: the shipped model); only its card is rewritten")
-    c.add_argument("--data", type=Path, help="the MNIST file the model was trained on (its card names it; "
-                                             "default: $DIGITLAB_DATA, data/mnist.npz, else download)")
+    _add_script(c, "whose model to calibrate")
+    c.add_argument("--model", type=Path, help="model file (default: the script's shipped model); only its card is "
+                                              "rewritten")
+    c.add_argument("--data", type=Path, help="the file the model was trained on (its card names it; found as "
+                                             "train's --data is)")
     c.add_argument("--pen-data", type=Path,
-                   help="pendigits-orig.tra for the validation writers' pen digits (default: $DIGITLAB_PEN, data/, "
-                        "else download)")
+                   help="pendigits-orig.tra for the validation writers' pen digits, Western models only "
+                        "(default: $DIGITLAB_PEN, data/, else download)")
     c.add_argument("--no-pen", action="store_true",
                    help="choose the thresholds on MNIST's validation images only, without real pen digits")
     c.add_argument("--temperature-on", choices=("mnist", "mnist+pen"), default="mnist",
@@ -114,14 +138,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="predict the digit in image files (PNG/JPEG, any size or polarity)")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    p.add_argument("--model", type=Path, help="model file (default: the shipped model)")
+    _add_script(p, "whose digits to read; 'any' for the model that reads every script (not trained yet)", any_ok=True)
+    p.add_argument("--model", type=Path, help="model file (default: the script's shipped model)")
     p.add_argument("--json", action="store_true", help="print one JSON object per file")
     return parser
+
+
+def _add_script(command: argparse.ArgumentParser, what: str, *, any_ok: bool = False) -> None:
+    """Add ``--script NAME`` (default western) to ``command``, ``what`` saying what it chooses."""
+    choices = (*_SCRIPTS, "any") if any_ok else _SCRIPTS
+    command.add_argument("--script", choices=choices, default="western", metavar="NAME",
+                         help=f"{what}: {', '.join(choices)} (default western, MNIST's digits)")
+
+
+def default_out(script: str) -> Path:
+    """Return where ``train`` saves a model of ``script`` unless told: ``models/my_cnn.keras`` or ``my_<script>_cnn.keras``."""
+    return config.MODELS_DIR / ("my_cnn.keras" if script == "western" else f"my_{script}_cnn.keras")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 success, 1 some input failed, 2 usage/fatal)."""
     args = build_parser().parse_args(argv)
+    if args.command == "train":
+        args.out = args.out or default_out(args.script)
     try:
         check_args(args)
         commands = {"train": _train, "evaluate": _evaluate, "calibrate": _calibrate, "predict": _predict}
@@ -145,24 +184,41 @@ def check_args(args: argparse.Namespace) -> None:
     Only the file system is consulted (no data is read, TensorFlow is not imported), so a
     mistake is reported at once rather than after loading or a whole training run.
     """
-    from digitlab import data, pen
+    from digitlab import pen, scripts
 
     if args.command == "train":
-        check_output(args.out)
-        if args.pen_copies or args.pen_data:  # a named pen file (or $DIGITLAB_PEN) must exist
-            pen.given_pen_file(args.pen_data, name="--pen-data")
-        if args.non_digit_scripts and not args.non_digits:
-            raise ValueError("--non-digit-scripts needs --non-digits N (how many of each)")
+        _check_train_args(args)
     else:
-        files.check_model_path(args.model or config.SHIPPED_MODEL)
+        model = scripts.find_model(args.script, args.model)
     if args.command == "calibrate":
-        check_card_writable(args.model or config.SHIPPED_MODEL)
+        check_card_writable(model)
         if args.no_pen and args.temperature_on != "mnist":
             raise ValueError("--temperature-on mnist+pen needs the pen digits; leave out --no-pen")
         if not args.no_pen:
             pen.given_pen_file(args.pen_data, name="--pen-data")
-    if args.command != "predict":
-        data.given_source(args.data, name="--data")  # a named --data or $DIGITLAB_DATA must exist
+    if args.command != "predict":  # a named --data, or the script's environment variable, must exist
+        scripts.given_digits_source(args.script, args.data, name="--data")
+
+
+def _check_train_args(args: argparse.Namespace) -> None:
+    """Raise ValueError naming the first of ``train``'s arguments that cannot work (see ``check_args``)."""
+    from digitlab import pen
+
+    check_output(args.out)
+    if args.init:
+        try:
+            files.check_model_path(args.init)
+        except ValueError as exc:
+            raise ValueError(f"--init: {exc}") from None
+    if args.pen_copies and args.script != "western":
+        raise ValueError(f"--pen-copies: the pen digits are Western digits; they cannot train a {args.script} model")
+    if args.pen_copies or args.pen_data:  # a named pen file (or $DIGITLAB_PEN) must exist
+        pen.given_pen_file(args.pen_data, name="--pen-data")
+    if args.script in args.non_digit_scripts:
+        raise ValueError(f"--non-digit-scripts: {args.script} is the script the model learns; its digits cannot be "
+                         "non-digits")
+    if args.non_digit_scripts and not args.non_digits:
+        raise ValueError("--non-digit-scripts needs --non-digits N (how many of each)")
 
 
 def check_output(out: Path) -> None:
@@ -189,14 +245,26 @@ def _train(args: argparse.Namespace) -> int:
     from digitlab import train
 
     on_terminal = sys.stdout.isatty()  # a live progress bar; redirected: one plain line per epoch instead
-    result = train.train(epochs=args.epochs, batch_size=args.batch_size, data_path=args.data, out=args.out,
-                         recipe=args.recipe, fraction=args.fraction, seed=args.seed,
+    result = train.train(epochs=args.epochs, batch_size=args.batch_size, script=args.script, data_path=args.data,
+                         init=args.init, out=args.out, recipe=args.recipe, fraction=args.fraction,
+                         per_class=args.per_class, seed=args.seed,
                          pen_copies=args.pen_copies, pen_path=args.pen_data,
                          nondigits_per_kind=args.non_digits, nondigit_scripts=args.non_digit_scripts,
                          verbose=1 if on_terminal else 0, on_epoch_end=None if on_terminal else _epoch_line(args.epochs))
     card = result.card
     print(f"saved {result.path}: test accuracy {card['test_accuracy']:.4f} on {card['test_images']} images, "
           f"{card['wall_time_s']:.0f} s")
+    if args.no_calibrate:
+        return 0
+    use_pen = args.script == "western"
+    try:
+        _calibrate_model(result.path, script=args.script, data_path=args.data, pen_path=args.pen_data, use_pen=use_pen,
+                         temperature_on=("mnist",))
+    except (ValueError, OSError) as exc:  # the model is saved: say how to finish, do not lose it
+        script = "" if use_pen else f" --script {args.script}"
+        _error(f"{result.path} is saved but not calibrated: {exc} -- once that is fixed, run "
+               f"`python -m digitlab calibrate --model {result.path}{script}`")
+        return 2
     return 0
 
 
@@ -213,39 +281,48 @@ def _epoch_line(epochs: int) -> Callable[[dict], None]:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from digitlab import analysis, data, metrics, predict
+    from digitlab import analysis, metrics, predict, scripts
 
-    _, (x_test, y_test) = data.load_mnist(args.data)  # before the model: bad data is reported without waiting
-    predictor = predict.Predictor(args.model)
+    _, (x_test, y_test) = scripts.load_digits(args.script, args.data)  # before the model: bad data is reported at once
+    predictor = predict.Predictor(args.model, script=args.script)
     report = metrics.report(y_test, predictor.predict_batch(x_test))
     if args.json:
-        print(json.dumps({"model": str(predictor.model_path), **report}))
+        print(json.dumps({"model": str(predictor.model_path), "script": args.script, **report}))
         return 0
     cm = report["confusion_matrix"]
     confusion = analysis.Table(("true", *map(str, range(len(cm)))), tuple((str(d), *row) for d, row in enumerate(cm)))
-    print(f"model     {predictor.model_path}\naccuracy  {report['accuracy']:.4f} "
+    print(f"model     {predictor.model_path}\nscript    {scripts.get(args.script).display_name}\n"
+          f"accuracy  {report['accuracy']:.4f} "
           f"({report['n'] - report['errors']}/{report['n']})\n\n{analysis.per_class_table(cm)}\n\n"
           f"confusion matrix (rows true, columns predicted)\n{confusion}")
     return 0
 
 
 def _calibrate(args: argparse.Namespace) -> int:
+    _calibrate_model(args.model, script=args.script, data_path=args.data, pen_path=args.pen_data,
+                     use_pen=not args.no_pen, temperature_on=tuple(args.temperature_on.split("+")))
+    return 0
+
+
+def _calibrate_model(model: Path | None, *, script: str, data_path: Path | None, pen_path: Path | None, use_pen: bool,
+                     temperature_on: tuple[str, ...]) -> None:
+    """Calibrate ``model`` (``calibration.calibrate``), store it beside the model and print what was fitted."""
     from digitlab import calibration, predict
 
-    predictor = predict.Predictor(args.model, calibrated=False)
-    sets = calibration.calibration_data(predictor.card, args.data, pen_path=args.pen_data, use_pen=not args.no_pen)
-    section, gaussians = calibration.calibrate(predictor, sets, temperature_on=tuple(args.temperature_on.split("+")))
+    predictor = predict.Predictor(model, script=script, calibrated=False)
+    sets = calibration.calibration_data(predictor.card, data_path, pen_path=pen_path, use_pen=use_pen)
+    section, gaussians = calibration.calibrate(predictor, sets, temperature_on=temperature_on)
     card = calibration.write_calibration(predictor.model_path, section, gaussians)
     decline = section["decline"]
     print(f"calibrated {predictor.model_path}: temperature {section['temperature']:.3f} "
           f"(fitted on {section['fitted_on']})")
     for name, v in section["validation"].items():
+        lost = "" if v["lost"] == v["declined"] else f", right answers lost {v['lost']:.2%}"
         print(f"  {name} validation: ECE {v['ece_before']:.2%} -> {v['ece_after']:.2%}, declined {v['declined']:.2%} "
-              f"of {v['images']} (budget {decline['budgets'][name]:.1%})")
+              f"of {v['images']}{lost} (budget {decline['budgets'][name]:.2%})")
     print(f"  not a digit: distance > {decline['max_distance']:.1f} or energy > {decline['max_energy']:.2f}; "
           f"unsure: top-two gap < {decline['min_gap']:.3f}; too small: ink < {decline['min_extent']:.0%} of the image")
     print(f"  wrote {card} and {calibration.ood_path(predictor.model_path)}; the model file is unchanged")
-    return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -253,7 +330,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     from digitlab import predict
 
-    predictor = predict.Predictor(args.model)
+    predictor = predict.Predictor(args.model, script=args.script)
     failed = 0
     for path in args.files:
         try:
@@ -282,16 +359,19 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _print_recognition(path: Path, r, as_json: bool) -> None:
     """Print one file's answer and top three probabilities, or its JSON object (``digit`` null when declined)."""
+    from digitlab import scripts
+
     probs = r.probabilities
     if as_json:
-        print(json.dumps({"file": str(path), "digit": r.digit, "confidence": round(r.confidence, 6), "reason": r.reason,
-                          "probabilities": [round(float(p), 6) for p in probs]}))
+        print(json.dumps({"file": str(path), "script": r.script, "digit": r.digit, "confidence": round(r.confidence, 6),
+                          "reason": r.reason, "probabilities": [round(float(p), 6) for p in probs]}))
         return
     top = probs.argsort()[::-1][:3]
     if r.digit is not None:
-        answer = str(r.digit)
+        answer = scripts.written(r.digit, r.script)
     elif r.candidates:
-        answer = f"not sure: {r.candidates[0]} or {r.candidates[1]}?"
+        first, second = (scripts.written(d, r.script) for d in r.candidates)
+        answer = f"not sure: {first} or {second}?"
     else:
         answer = f"that doesn't look like a digit ({r.reason})"
     print(f"{path}: {answer}   (" + ", ".join(f"{int(d)}: {probs[d]:.3f}" for d in top) + ")")

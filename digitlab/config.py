@@ -10,7 +10,7 @@ from pathlib import Path
 
 __all__ = [
     "REPO_ROOT", "DATA_DIR", "MODELS_DIR", "SHIPPED_MODEL", "SEED", "EPOCHS", "DATA_ENV", "FAST_ENV", "PEN_ENV", "SCRIPTS_ENV",
-    "NUM_CLASSES", "IMAGE_SIZE", "INPUT_SHAPE", "fast_mode",
+    "NUM_CLASSES", "IMAGE_SIZE", "INPUT_SHAPE", "fast_mode", "script_model",
 ]
 
 #: The repository root (the package is installed editable from it).
@@ -19,7 +19,7 @@ REPO_ROOT: Path = Path(__file__).resolve().parent.parent
 DATA_DIR: Path = REPO_ROOT / "data"
 #: Where models, their histories and cards live.
 MODELS_DIR: Path = REPO_ROOT / "models"
-#: The pretrained model shipped with the repository.
+#: The pretrained model shipped with the repository: it reads Western digits (``script_model`` names the others).
 SHIPPED_MODEL: Path = MODELS_DIR / "digitlab_cnn.keras"
 #: Seed used by notebooks, training and benchmarks unless told otherwise.
 SEED: int = 42
@@ -46,3 +46,18 @@ INPUT_SHAPE: tuple[int, int, int] = (IMAGE_SIZE, IMAGE_SIZE, 1)
 def fast_mode() -> bool:
     """Return True when ``DIGITLAB_FAST`` asks for a quick run (notebooks under test)."""
     return os.environ.get(FAST_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def script_model(script: str = "western") -> Path:
+    """Return where the shipped model that reads ``script`` lives (the file may not exist yet).
+
+    Western digits: ``SHIPPED_MODEL`` (``models/digitlab_cnn.keras``); another script of
+    ``digitlab.scripts``: ``models/<script>_cnn.keras``; ``"any"``, the model reading every
+    script: ``models/any_script_cnn.keras``. ValueError listing the choices for another name.
+    """
+    from digitlab import scripts  # the registry knows the names; imported here, as it imports this module
+
+    name = scripts.check_name(script, any_ok=True)
+    if name == "western":
+        return SHIPPED_MODEL
+    return MODELS_DIR / ("any_script_cnn.keras" if name == scripts.ANY else f"{name}_cnn.keras")

@@ -1,9 +1,9 @@
 """Handwritten digits in other scripts: Kannada, Persian, Arabic, Bengali and Tibetan beside MNIST.
 
 ``SCRIPTS`` names the registry's entries and ``get(name)`` returns one ``Script``: its display
-name, its ten digits in its own glyphs (``Script.write`` shows a reading in them), where its
-data comes from (repository, pinned commit, files with their git blob SHA-1), how to cite it
-and its licence terms as the source states them.
+name, its ten digits in its own glyphs (``Script.write`` shows a number in them, ``written`` a
+reading with its value: ``೭ = 7``), where its data comes from (repository, pinned commit, files
+with their git blob SHA-1), how to cite it and its licence terms as the source states them.
 
 ``load_digits(script)`` returns ``(x_train, y_train), (x_test, y_test)`` in MNIST's format,
 found like ``data.load_mnist`` finds MNIST: the ``path`` argument, ``$DIGITLAB_SCRIPTS`` (a
@@ -12,6 +12,10 @@ folder of ``<script>.npz``), ``$DIGITLAB_DATA`` when it is a folder holding ``<s
 blob SHA-1 and converted by ``script_formats`` (every image through ``preprocess.to_mnist``).
 A file without a test split gets one from ``split_test``, which holds out whole writers where
 the set records them. ``load_digits("western")`` is ``data.load_mnist``.
+
+``model_data`` splits a script's digits for a model (validation off the training part, the
+loader's test split), one way for ``train`` and for ``calibration``; ``find_model`` names the
+model file that reads a script (``config.script_model``), or says how to train a missing one.
 
 This module needs numpy, Pillow and scipy only, never TensorFlow.
 """
@@ -29,12 +33,13 @@ import numpy as np
 
 from digitlab import config, data, script_formats
 from digitlab.data import DataError, Split
-from digitlab.files import atomic_path
+from digitlab.files import ModelFileError, atomic_path, check_model_path
 
 __all__ = [
     "RAW_URL", "TEST_FRACTION", "RawFile", "Script", "REGISTRY", "SCRIPTS", "get", "load_digits", "find_digits",
     "given_digits_source", "default_digits_path", "read_digits", "split_test", "download_digits", "convert",
-    "git_blob_sha1",
+    "git_blob_sha1", "ANY", "check_name", "ModelData", "model_data", "take_per_class", "card_script", "find_model",
+    "written",
 ]
 
 #: Where GitHub serves a repository's files at a commit: ``<RAW_URL>/<owner>/<name>/<commit>/<path>``.
@@ -172,16 +177,35 @@ REGISTRY: dict[str, Script] = {s.name: s for s in (
 )}
 #: The registry's names, in order.
 SCRIPTS: tuple[str, ...] = tuple(REGISTRY)
+#: The name that asks for the model reading every script at once (``Predictor``, the CLI's ``--script``).
+ANY = "any"
 
 
 def get(name: str | Script) -> Script:
     """Return the registry's ``Script`` called ``name`` (a ``Script`` as is); ValueError listing the names."""
     if isinstance(name, Script):
         return name
-    try:
-        return REGISTRY[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown script {name!r}: choose one of {', '.join(SCRIPTS)}") from None
+    return REGISTRY[check_name(name)]
+
+
+def written(digit: int, script: str | Script) -> str:
+    """Return ``digit`` as a reading shows it: ``7`` for Western digits, else the script's glyph and value (``೭ = 7``).
+
+    The value stays beside the glyph so that a reader who does not know the script still
+    sees what was read; the CLI's ``predict`` and the drawing pad both write readings so.
+    """
+    s = get(script)
+    if isinstance(digit, bool) or not (isinstance(digit, (int, np.integer)) and 0 <= digit < config.NUM_CLASSES):
+        raise ValueError(f"digit must be an integer from 0 to 9, got {digit!r}")
+    return str(digit) if s.name == "western" else f"{s.write(int(digit))} = {int(digit)}"
+
+
+def check_name(name: str, *, any_ok: bool = False) -> str:
+    """Return ``name`` if it names a script of the registry (or is ``ANY``, where ``any_ok``); ValueError listing the choices."""
+    if isinstance(name, str) and (name in REGISTRY or (any_ok and name == ANY)):
+        return name
+    choices = (*SCRIPTS, ANY) if any_ok else SCRIPTS
+    raise ValueError(f"unknown script {name!r}: choose one of {', '.join(choices)}")
 
 
 # --- finding and loading ----------------------------------------------------------------------
@@ -199,8 +223,11 @@ def given_digits_source(
 
     A named file or folder must exist and a named folder must hold ``<script>.npz`` (DataError
     otherwise, calling ``path`` by ``name``): it is never silently replaced. Nothing is read.
+    For ``"western"`` this is ``data.given_source`` (``path`` or ``$DIGITLAB_DATA``, MNIST's).
     """
     s = get(script)
+    if not s.repository:
+        return data.given_source(path, name=name)
     given = data.given_source(path, name=name, env=config.SCRIPTS_ENV, what=f"{s.display_name} digits file",
                               hint=f"name {s.name}.npz or a folder holding it")
     if given is None or not given.is_dir():
@@ -313,6 +340,86 @@ def _held_out(groups: np.ndarray, y: np.ndarray, fraction: float, seed: int, *, 
     choices = [rng.choice(len(ids), size=count, replace=False) for _ in range(tries)]
     best = min(choices, key=lambda chosen: np.abs(table[chosen].sum(axis=0) / total - fraction).max())
     return np.isin(index, best)
+
+
+# --- a model's data and its file ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class ModelData:
+    """A script's digits as one model sees them: the file they came from, and its three splits."""
+
+    source: Path
+    train: Split
+    validation: Split
+    test: Split
+
+
+def model_data(
+    script: str | Script, path: str | os.PathLike | None = None, *, fraction: float = 1.0,
+    per_class: int | None = None, val_fraction: float = 0.1, seed: int = config.SEED,
+) -> ModelData:
+    """Return the data a model of ``script`` trains on: validation held out of the training part, the loader's test split.
+
+    The file is found by ``find_digits`` and read by ``load_digits`` (MNIST for ``"western"``); a
+    seeded ``fraction`` of its training part is kept (``data.subset``), ``data.train_val_split``
+    holds out ``val_fraction`` of it for validation, and then ``per_class`` (None: all) keeps that
+    many training images of each digit (``take_per_class``), so the validation images are the same
+    whatever ``per_class``. ``train.prepare_data`` and ``calibration.calibration_data`` both call
+    it: a calibration sees its model's own split.
+    """
+    source = find_digits(script, path)
+    (x_all, y_all), test = load_digits(script, source)
+    x_all, y_all = data.subset(x_all, y_all, fraction, seed=seed)
+    train, validation = data.train_val_split(x_all, y_all, val_fraction=val_fraction, seed=seed)
+    if per_class is not None:
+        train = take_per_class(*train, per_class, seed=seed)
+    return ModelData(source, train, validation, test)
+
+
+def take_per_class(x: np.ndarray, y: np.ndarray, n: int, *, seed: int = config.SEED) -> Split:
+    """Return ``n`` images of each digit of ``(x, y)``, chosen by ``seed``, in their original order.
+
+    Each digit's images are shuffled once by ``seed`` and the first ``n`` kept, so with one seed
+    the sets are nested (the 10 per digit are among the 30): data-efficiency curves compare like
+    with like. ValueError if a digit has fewer than ``n`` images.
+    """
+    if n < 1:
+        raise ValueError(f"per_class must be 1 or more, got {n}")
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for digit in range(config.NUM_CLASSES):
+        idx = np.flatnonzero(y == digit)
+        if len(idx) < n:
+            raise ValueError(f"per_class={n}: only {len(idx)} training images of digit {digit} to choose from")
+        chosen.append(rng.permutation(idx)[:n])
+    keep = np.sort(np.concatenate(chosen))
+    return x[keep], y[keep]
+
+
+def card_script(card: dict) -> str:
+    """Return the script a model card says its model reads: ``western`` for cards written before scripts were recorded."""
+    return check_name(card.get("script", "western"), any_ok=True)
+
+
+def find_model(script: str, model_path: str | os.PathLike | None = None) -> Path:
+    """Return the model file that reads ``script``: ``model_path`` if given, else its shipped model.
+
+    The shipped model's place is ``config.script_model(script)``. Only the file system is
+    consulted (no TensorFlow), so the CLI checks it before loading anything; a missing or
+    unusable file raises ModelFileError, for a missing shipped model saying how to train it.
+    """
+    name = check_name(script, any_ok=True)
+    path = Path(model_path) if model_path else config.script_model(name)
+    if model_path or path.exists():
+        return check_model_path(path)
+    if name == ANY:
+        raise ModelFileError(f"the any-script model is not trained yet ({path}); read one script at a time, "
+                             f"with script (--script) one of {', '.join(SCRIPTS)}")
+    shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+    option = "" if name == "western" else f" --script {name}"
+    raise ModelFileError(f"no {get(name).display_name} model at {path}: train it with "
+                         f"`python -m digitlab train{option} --out {shown}`")
 
 
 # --- downloading and converting ---------------------------------------------------------------

@@ -1,10 +1,11 @@
-"""Train a CNN on MNIST: augmentation, learning-rate schedule, resumable checkpoints, model card.
+"""Train a CNN on MNIST or another script's digits: augmentation, schedule, resumable checkpoints, model card.
 
-``train`` is what the CLI and notebook 02 call. It splits validation data off the training
-set (the test set is only used for the final accuracy), compiles the model for its recipe
-(``compile_for``, the one place models are compiled), saves the model, its history and its
-card atomically, and resumes from its last epoch if a previous run with the same output was
-interrupted.
+``train`` is what the CLI and notebook 02 call. It reads a script's digits (``scripts.model_data``:
+MNIST is the ``"western"`` script), splits validation data off the training set (the test set is
+only used for the final accuracy), builds a model or loads one to fine-tune (``init``), compiles
+it for its recipe (``compile_for``, the one place models are compiled), saves the model, its
+history and its card atomically, and resumes from its last epoch if a previous run with the same
+output was interrupted.
 """
 from __future__ import annotations
 
@@ -26,13 +27,13 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from digitlab import config, data, metrics, model as model_lib, nondigits, pen, preprocess, scripts  # noqa: E402
-from digitlab.config import IMAGE_SIZE, NUM_CLASSES  # noqa: E402
-from digitlab.files import read_json, write_json_atomic  # noqa: E402
+from digitlab.config import IMAGE_SIZE, INPUT_SHAPE, NUM_CLASSES  # noqa: E402
+from digitlab.files import check_model_path, read_json, write_json_atomic  # noqa: E402
 
 __all__ = [
     "RECIPES", "Augmentation", "TrainResult", "Split", "augment_batch", "random_affine", "change_pen", "make_dataset", "cosine_schedule", "step_schedule", "SCHEDULES",
     "compile_for", "build_for", "prepare_data", "pen_training_data", "NOT_A_DIGIT", "training_targets", "nondigit_training_data", "make_callbacks", "fit", "save_outputs", "train", "model_or_stand_in",
-    "checkpoint_dir", "make_card",
+    "checkpoint_dir", "make_card", "LEARNING_RATE", "FINE_TUNE_LEARNING_RATE", "load_init",
 ]
 
 #: The training recipes: digitlab's, and Keras's "Simple MNIST convnet" as published.
@@ -41,6 +42,14 @@ RECIPES = ("digitlab", "reference")
 NOT_A_DIGIT = -1
 #: digitlab's learning-rate schedules: warm-up + cosine updated every step, or once per epoch (its first recipe).
 SCHEDULES = ("step", "epoch")
+#: digitlab's peak learning rate for a model trained from scratch.
+LEARNING_RATE = 2e-3
+#: Its peak rate for fine-tuning a trained model (``init``): a quarter of it, so the first steps
+#: adapt the features learnt from MNIST to the new glyphs rather than wipe them out; the warm-up of
+#: ``step_schedule`` softens the start further. Every layer is trained.
+FINE_TUNE_LEARNING_RATE = 5e-4
+#: ``train``'s hyperparameters that shape the network: they do not apply to a fine-tuned model.
+_ARCHITECTURE = ("widths", "dropout", "block3_stride", "fused_norm")
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,8 @@ class Split:
     """Where the real pen digits mixed into the training images came from (None: MNIST only)."""
     nondigits: dict | None = None
     """Which non-digits were mixed into the training images with label ``NOT_A_DIGIT`` (None: none)."""
+    script: str = "western"
+    """Whose digits these are: a name of ``scripts.SCRIPTS``."""
 
 
 def augment_batch(images: tf.Tensor, *, seed: int | None = None, ranges: Augmentation = Augmentation()) -> tf.Tensor:
@@ -242,15 +253,18 @@ def train(
     *,
     epochs: int = config.EPOCHS,
     batch_size: int = 128,
+    script: str = "western",
     data_path: str | Path | None = None,
+    init: str | Path | None = None,
     out: str | Path | None = None,
     recipe: str = "digitlab",
     fraction: float = 1.0,
+    per_class: int | None = None,
     val_fraction: float = 0.1,
     seed: int = config.SEED,
     augment: bool | None = None,
     augmentation: Augmentation | None = None,
-    learning_rate: float = 2e-3,
+    learning_rate: float | None = None,
     weight_decay: float = 1e-4,
     label_smoothing: float = 0.1,
     widths: tuple[int, int, int] = (32, 64, 128),
@@ -267,11 +281,17 @@ def train(
 ) -> TrainResult:
     """Return a trained model with its history and card, saved to ``out`` (if given) atomically.
 
+    ``script`` names whose digits it learns (``scripts.SCRIPTS``; ``data_path`` and the splits as
+    ``scripts.model_data`` finds and makes them: MNIST for ``"western"``). ``init`` None trains a
+    new model; a model file fine-tunes that model (its architecture and weights, every layer
+    trained by the recipe), e.g. the shipped MNIST model for another script. ``learning_rate``
+    None is ``LEARNING_RATE`` from scratch, ``FINE_TUNE_LEARNING_RATE`` with ``init``.
     ``recipe`` is ``"digitlab"`` (``build_cnn`` with ``widths``, ``dropout``, ``block3_stride``
     and ``fused_norm``, augmentation, AdamW with ``learning_rate``, ``weight_decay`` and
     ``label_smoothing``, warm-up + cosine ``schedule`` per step or per epoch) or ``"reference"``
     (Keras's simple convnet with Adam, no augmentation; those hyperparameters do not apply). ``augment`` None follows the recipe; ``augmentation`` sets
-    the ranges (None: ``Augmentation()``). ``fraction`` trains on a seeded subset for quick runs.
+    the ranges (None: ``Augmentation()``). ``fraction`` trains on a seeded subset for quick runs,
+    ``per_class`` on that many training images of each digit (seeded, the same validation images).
     ``pen_copies`` > 0 mixes real pen digits into the training images: those of the training
     writers of ``pen.split_by_writer``, each drawn that many times like the pad draws (see
     ``pen_training_data``; the file is found as ``pen.find_pen_digits(pen_path)`` finds it).
@@ -280,15 +300,20 @@ def train(
     An interrupted run with the same ``out`` resumes from its last finished epoch; the model
     previously at ``out`` stays untouched until the new one is complete.
     """
-    _check_arguments(recipe, epochs, batch_size, pen_copies, schedule, nondigits_per_kind, nondigit_scripts)
+    _check_arguments(recipe, epochs, batch_size, pen_copies, schedule, nondigits_per_kind, nondigit_scripts,
+                     script=script, per_class=per_class, init=init)
     ranges = _augmentation_for(recipe, augment, augmentation)
+    if learning_rate is None:
+        learning_rate = LEARNING_RATE if init is None else FINE_TUNE_LEARNING_RATE
     keras.utils.set_random_seed(seed)
-    split = prepare_data(data_path, fraction=fraction, val_fraction=val_fraction, seed=seed,
-                         pen_copies=pen_copies, pen_path=pen_path, nondigits_per_kind=nondigits_per_kind,
+    split = prepare_data(data_path, script=script, fraction=fraction, per_class=per_class, val_fraction=val_fraction,
+                         seed=seed, pen_copies=pen_copies, pen_path=pen_path, nondigits_per_kind=nondigits_per_kind,
                          nondigit_scripts=nondigit_scripts)
     hyper = dict(learning_rate=learning_rate, weight_decay=weight_decay, label_smoothing=label_smoothing,
                  widths=widths, dropout=dropout, block3_stride=block3_stride, fused_norm=fused_norm, schedule=schedule)
-    model = build_for(recipe, hyper, epochs=epochs, steps_per_epoch=math.ceil(len(split.y_train) / batch_size))
+    init_model = {"source_file": Path(init).name, "sha256": data.sha256(init)} if init is not None else None
+    model = build_for(recipe, hyper, epochs=epochs, steps_per_epoch=math.ceil(len(split.y_train) / batch_size),
+                      init=init)
     history: dict[str, list[float]] = read_json(_history_backup(out)) if out is not None else {}
     per_epoch = recipe == "digitlab" and schedule == "epoch"
     callbacks = make_callbacks(cosine_schedule(learning_rate, epochs) if per_epoch else None, out=out,
@@ -296,13 +321,14 @@ def train(
     wall = fit(model, split, epochs=epochs, batch_size=batch_size, seed=seed, augmentation=ranges,
                callbacks=callbacks, verbose=verbose)
     probs = model_lib.predict_proba(model, preprocess.to_model_input(split.x_test))
-    params = dict(epochs=epochs, batch_size=batch_size, fraction=fraction, val_fraction=val_fraction, seed=seed,
-                  augment=ranges is not None, augment_ranges=asdict(ranges) if ranges is not None else None,
+    params = dict(epochs=epochs, batch_size=batch_size, fraction=fraction, per_class=per_class,
+                  val_fraction=val_fraction, seed=seed, augment=ranges is not None,
+                  augment_ranges=asdict(ranges) if ranges is not None else None,
                   pen_copies=pen_copies, nondigits_per_kind=nondigits_per_kind, nondigit_scripts=list(nondigit_scripts))
     if recipe == "digitlab":
-        params.update(hyper)
+        params.update({k: v for k, v in hyper.items() if init is None or k not in _ARCHITECTURE})
     card = make_card(model, recipe=recipe, split=split, test_report=metrics.report(split.y_test, probs),
-                     wall_time=wall, params=params)
+                     wall_time=wall, params=params, init_model=init_model)
     path = save_outputs(model, out, card=card, history=history) if out is not None else None
     return TrainResult(model, history, card, path, probs)
 
@@ -313,9 +339,17 @@ def _check_recipe(recipe: str) -> None:
         raise ValueError(f"recipe must be one of {', '.join(map(repr, RECIPES))}, got {recipe!r}")
 
 
-def build_for(recipe: str, hyper: dict, *, epochs: int, steps_per_epoch: int) -> keras.Model:
-    """Return the recipe's model built and compiled from ``hyper`` (``train``'s hyperparameter arguments)."""
-    if recipe == "reference":
+def build_for(
+    recipe: str, hyper: dict, *, epochs: int, steps_per_epoch: int, init: str | Path | None = None
+) -> keras.Model:
+    """Return the recipe's model compiled from ``hyper`` (``train``'s hyperparameter arguments): built anew, or ``init``'s.
+
+    With ``init`` the model is the one saved there (``load_init``: its architecture and weights),
+    so ``hyper``'s architecture entries do not apply; the recipe's optimizer and loss do.
+    """
+    if init is not None:
+        model = load_init(init)
+    elif recipe == "reference":
         model = model_lib.build_reference_cnn()
     else:
         model = model_lib.build_cnn(widths=hyper["widths"], dropout=hyper["dropout"],
@@ -327,22 +361,43 @@ def build_for(recipe: str, hyper: dict, *, epochs: int, steps_per_epoch: int) ->
                        label_smoothing=hyper["label_smoothing"])
 
 
+def load_init(path: str | Path) -> keras.Model:
+    """Return the model saved at ``path``, every layer trainable, to fine-tune; ValueError unless it maps 28x28x1 to 10 classes."""
+    model = model_lib.load_model(path)
+    reads, classes = tuple(model.input_shape[1:]), model.output_shape[-1]
+    if reads != INPUT_SHAPE or classes != NUM_CLASSES:
+        raise ValueError(f"init model {path}: reads {reads} images into {classes} classes; fine-tuning needs a "
+                         f"model that reads {INPUT_SHAPE} images into {NUM_CLASSES} digits")
+    model.trainable = True
+    return model
+
+
 def _check_arguments(recipe: str, epochs: int, batch_size: int, pen_copies: int, schedule: str,
-                     nondigits_per_kind: int = 0, nondigit_scripts: tuple[str, ...] = ()) -> None:
-    """Raise ValueError naming the problem: unknown recipe, schedule or script, a count that is out of range."""
+                     nondigits_per_kind: int = 0, nondigit_scripts: tuple[str, ...] = (), *,
+                     script: str = "western", per_class: int | None = None, init: str | Path | None = None) -> None:
+    """Raise ValueError naming the problem: unknown recipe, schedule or script, a count out of range, a missing init model."""
     _check_recipe(recipe)
+    scripts.check_name(script)
+    if init is not None:
+        check_model_path(init)
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {', '.join(map(repr, SCHEDULES))}, got {schedule!r}")
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be positive, got {epochs} and {batch_size}")
     if pen_copies < 0:
         raise ValueError(f"pen_copies must be 0 (MNIST only) or more, got {pen_copies}")
+    if pen_copies and script != "western":
+        raise ValueError(f"pen_copies: the pen digits are Western digits, for script 'western' only, not {script!r}")
+    if per_class is not None and per_class < 1:
+        raise ValueError(f"per_class must be None (every image) or 1 or more, got {per_class}")
     if nondigits_per_kind < 0:
         raise ValueError(f"nondigits_per_kind must be 0 (digits only) or more, got {nondigits_per_kind}")
     unknown = sorted(set(nondigit_scripts) - set(nondigits.LOOKALIKE_DIGITS))
     if unknown:
         raise ValueError(f"nondigit_scripts: unknown script(s) {', '.join(unknown)}; "
                          f"choose from {', '.join(sorted(nondigits.LOOKALIKE_DIGITS))}")
+    if script in nondigit_scripts:
+        raise ValueError(f"nondigit_scripts: {script} is the script the model learns; its digits cannot be non-digits")
     if nondigit_scripts and not nondigits_per_kind:
         raise ValueError("nondigit_scripts were given but nondigits_per_kind is 0: no non-digits would be drawn")
 
@@ -362,18 +417,20 @@ def _augmentation_for(recipe: str, augment: bool | None, augmentation: Augmentat
 
 
 def prepare_data(
-    data_path: str | Path | None, *, fraction: float, val_fraction: float, seed: int, pen_copies: int = 0,
-    pen_path: str | Path | None = None, nondigits_per_kind: int = 0, nondigit_scripts: tuple[str, ...] = (),
+    data_path: str | Path | None, *, script: str = "western", fraction: float, val_fraction: float, seed: int,
+    per_class: int | None = None, pen_copies: int = 0, pen_path: str | Path | None = None,
+    nondigits_per_kind: int = 0, nondigit_scripts: tuple[str, ...] = (),
 ) -> Split:
-    """Return MNIST found as ``data.find_mnist`` does, a seeded ``fraction`` of its training images split into training and validation.
+    """Return a script's digits split for training, validation and test as ``scripts.model_data`` splits them.
 
-    With ``pen_copies`` > 0, real pen digits of the training writers are added to the training
-    images (``pen_training_data``); validation and test stay MNIST's.
+    ``"western"`` is MNIST (found as ``data.find_mnist`` finds it). With ``pen_copies`` > 0, real
+    pen digits of the training writers are added to the training images (``pen_training_data``),
+    with ``nondigits_per_kind`` > 0 non-digits (``nondigit_training_data``); validation and test
+    stay the script's own.
     """
-    source = data.find_mnist(data_path)
-    (x_all, y_all), (x_test, y_test) = data.load_mnist(source)
-    x_all, y_all = data.subset(x_all, y_all, fraction, seed=seed)
-    (x_train, y_train), (x_val, y_val) = data.train_val_split(x_all, y_all, val_fraction=val_fraction, seed=seed)
+    d = scripts.model_data(script, data_path, fraction=fraction, per_class=per_class, val_fraction=val_fraction,
+                           seed=seed)
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = d.train, d.validation, d.test
     pen_info = None
     if pen_copies:
         x_pen, y_pen, pen_info = pen_training_data(pen_path, copies=pen_copies, seed=seed)
@@ -383,7 +440,7 @@ def prepare_data(
         x_not, nondigit_info = nondigit_training_data(nondigits_per_kind, seed=seed, other_scripts=nondigit_scripts)
         x_train = np.concatenate([x_train, x_not])
         y_train = np.concatenate([y_train.astype(np.int64), np.full(len(x_not), NOT_A_DIGIT)])
-    return Split(source, x_train, y_train, x_val, y_val, x_test, y_test, pen_info, nondigit_info)
+    return Split(d.source, x_train, y_train, x_val, y_val, x_test, y_test, pen_info, nondigit_info, script)
 
 
 def pen_training_data(pen_path: str | Path | None, *, copies: int, seed: int) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -497,11 +554,19 @@ def _remove_empty_dirs(folder: Path, *, stop: Path) -> None:
         folder = folder.parent
 
 
-def make_card(model: keras.Model, *, recipe: str, split: Split, test_report: dict, wall_time: float, params: dict) -> dict:
-    """Return the model card: what the model saw, how it was trained and how it scores on the test set."""
+def make_card(
+    model: keras.Model, *, recipe: str, split: Split, test_report: dict, wall_time: float, params: dict,
+    init_model: dict | None = None,
+) -> dict:
+    """Return the model card: which script it reads, what it saw and started from, how it was trained, its test score.
+
+    ``init_model`` names the model it was fine-tuned from (file name and SHA-256), None when trained from scratch.
+    """
     return {
         "model": model.name,
+        "script": split.script,
         "recipe": recipe,
+        "init_model": init_model,
         "test_accuracy": test_report["accuracy"],
         "test_errors": test_report["errors"],
         "test_images": len(split.y_test),

@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from digitlab import calibration as cal, data, metrics, model as model_lib
+from conftest import fake_arrays
+from digitlab import calibration as cal, data, metrics, model as model_lib, scripts
 from digitlab.config import NUM_CLASSES
 
 
@@ -148,6 +149,28 @@ def test_calibration_data_repeats_the_models_split_and_refuses_another_file(untr
         cal.calibration_data(card, other, use_pen=False)
     with pytest.raises(ValueError, match="does not say what the model was trained on"):
         cal.calibration_data({}, fake_npz, use_pen=False)
+
+
+def test_calibration_data_of_a_script_model_repeats_its_split_without_pen_digits(tmp_path, fake_npz):
+    from digitlab import predict
+
+    path = tmp_path / "persian.npz"
+    np.savez(path, **fake_arrays(n_train=200, n_test=30))
+    card = {"script": "persian", "training_data": {"source_file": path.name, "sha256": data.sha256(path)},
+            "parameters": {"fraction": 1.0, "per_class": 5, "val_fraction": 0.1, "seed": 7}}
+    sets = cal.calibration_data(card, path)  # use_pen: the pen digits are Western, so none for Persian
+    expected = scripts.model_data("persian", path, per_class=5, val_fraction=0.1, seed=7)
+    for got, want in ((sets.train, expected.train), (sets.validation, expected.validation),
+                      (sets.mnist_test, expected.test)):
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+    assert np.bincount(sets.train[1]).tolist() == [5] * 10 and len(sets.validation[1]) == 20
+    assert sets.pen_validation is None and sets.pen_writers == () and sets.source == path
+    with pytest.raises(ValueError, match="not the file the model was trained on"):
+        cal.calibration_data(card, fake_npz)
+    model = model_lib.save_model(model_lib.build_cnn(widths=(4, 8, 8)), tmp_path / "persian.keras", card)
+    section, _ = cal.calibrate(predict.Predictor(model, script="persian", calibrated=False), sets)
+    assert set(section["validation"]) == {"mnist"} and section["test"]["mnist"]["images"] == 30
 
 
 def test_write_calibration_changes_only_the_card_and_fails_before_writing(untrained_model, fake_npz):

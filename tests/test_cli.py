@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import digitlab
-from digitlab import analysis
+from digitlab import analysis, cli, config, scripts
 
 
 def run(*args: str, check_ok: bool = True) -> subprocess.CompletedProcess:
@@ -151,6 +151,18 @@ def bad_paths(tmp_path):
         (("train", "--pen-copies", "1", "--pen-data", "{missing}", "--out", "{tmp}/m.keras"), None,
          "pen digits file given by --pen-data does not exist: {missing}"),
         (("train", "--pen-copies", "-1", "--out", "{tmp}/m.keras"), None, "invalid count value: '-1'"),
+        (("train", "--script", "klingon"), None, "argument --script: invalid choice: 'klingon' (choose from 'western'"),
+        (("predict", "--script", "Kannada", "x.png"), None, "argument --script: invalid choice: 'Kannada'"),
+        (("evaluate", "--script", "any"), None, "argument --script: invalid choice: 'any'"),
+        (("train", "--script", "kannada", "--pen-copies", "1", "--out", "{tmp}/m.keras"), None,
+         "--pen-copies: the pen digits are Western digits; they cannot train a kannada model"),
+        (("train", "--script", "tibetan", "--non-digits", "1", "--non-digit-scripts", "kannada,tibetan", "--out",
+          "{tmp}/m.keras"), None, "--non-digit-scripts: tibetan is the script the model learns"),
+        (("train", "--script", "persian", "--data", "{missing}", "--out", "{tmp}/m.keras"), None,
+         "Persian digits file given by --data does not exist: {missing}"),
+        (("train", "--init", "{notes}", "--out", "{tmp}/m.keras"), None, "--init: {notes}: not a .keras model file"),
+        (("train", "--per-class", "0", "--out", "{tmp}/m.keras"), None, "argument --per-class: invalid positive integer"),
+        (("evaluate", "--script", "tibetan", "--model", "{notes}"), None, "{notes}: not a .keras model file"),
     ],
 )
 def test_bad_arguments_fail_before_tensorflow_is_imported(bad_paths, args, env_data, message):
@@ -221,6 +233,16 @@ def test_train_command_saves_model_history_and_card(tmp_path, mnist_path):
     card = json.loads((tmp_path / "cli.card.json").read_text())
     assert card["recipe"] == "reference" and card["epochs"] == 2 and card["test_accuracy"] > 0.5
     assert (tmp_path / "cli.history.json").exists()
+    assert f"calibrated {out}: temperature" in proc.stdout, "a trained model is calibrated as it is saved"
+    assert card["calibration"]["validation"]["pen"]["images"] > 0 and (tmp_path / "cli.ood.json").exists()
+
+
+def test_train_no_calibrate_saves_an_uncalibrated_model(tmp_path, mnist_path):
+    out = tmp_path / "plain.keras"
+    proc = run("train", "--epochs", "1", "--fraction", "0.02", "--recipe", "reference", "--data", str(mnist_path),
+               "--out", str(out), "--no-calibrate")
+    assert "calibrated" not in proc.stdout
+    assert "calibration" not in json.loads((tmp_path / "plain.card.json").read_text())
 
 
 # --- calibrated answers: predict's states and the calibrate command ----------------------------------
@@ -245,8 +267,8 @@ def test_predict_json_carries_digit_confidence_reason_and_declines_with_status_0
     good = next(iter(digit_files))
     proc = run("predict", "--json", str(good), str(non_digit_files["line"]), str(non_digit_files["dot"]))
     digit, line, dot = (json.loads(s) for s in proc.stdout.strip().splitlines())
-    assert set(digit) == {"file", "digit", "confidence", "reason", "probabilities"}
-    assert digit["digit"] == digit_files[good] and digit["reason"] is None
+    assert set(digit) == {"file", "script", "digit", "confidence", "reason", "probabilities"}
+    assert digit["digit"] == digit_files[good] and digit["reason"] is None and digit["script"] == "western"
     assert digit["confidence"] == pytest.approx(max(digit["probabilities"]), abs=1e-6)
     assert (line["digit"], line["reason"]) == (None, "not a digit") and len(line["probabilities"]) == 10
     assert (dot["digit"], dot["reason"]) == (None, "too small")
@@ -306,3 +328,75 @@ def test_calibrate_bad_arguments_fail_before_tensorflow_is_imported(bad_paths, a
     proc, result = run_main(*(a.format(**bad_paths) for a in args))
     assert result == {"status": 2, "loaded": []}
     assert len(error_lines(proc)) == 1 and message.format(**bad_paths) in proc.stderr
+
+
+# --- other scripts: --script on train, evaluate and predict ------------------------------------------
+
+
+def test_the_cli_knows_the_registrys_scripts_and_their_default_files():
+    assert cli._SCRIPTS == scripts.SCRIPTS
+    assert cli.default_out("western") == config.MODELS_DIR / "my_cnn.keras"
+    assert cli.default_out("bengali") == config.MODELS_DIR / "my_bengali_cnn.keras"
+    assert "western, kannada, persian, arabic, bengali, tibetan, any" in " ".join(run("predict", "--help").stdout.split())
+
+
+@pytest.mark.parametrize("args, message", [
+    (("evaluate", "--script", "kannada"), "no Kannada model at {models}/kannada_cnn.keras: train it with "
+                                          "`python -m digitlab train --script kannada --out {models}/kannada_cnn.keras`"),
+    (("predict", "--script", "any", "x.png"), "the any-script model is not trained yet ({models}/any_script_cnn.keras)"),
+])
+def test_a_missing_script_model_says_how_to_train_it(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.setattr(config, "MODELS_DIR", tmp_path / "models")
+    assert cli.main(list(args)) == 2
+    line, = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"digitlab: error: {message.format(models=tmp_path / 'models')}")
+
+
+@pytest.fixture(scope="module")
+def kannada_cli_model(tmp_path_factory):
+    """A Kannada model trained by the command line: one epoch on 10 images of each digit."""
+    out = tmp_path_factory.mktemp("kannada") / "k.keras"
+    proc = run("train", "--script", "kannada", "--per-class", "10", "--epochs", "1", "--out", str(out))
+    return out, proc
+
+
+@pytest.fixture(scope="module")
+def kannada_files(tmp_path_factory):
+    """Kannada test digits saved as big PNG files, dark ink on white."""
+    folder = tmp_path_factory.mktemp("kannada-digits")
+    x, y = scripts.load_digits("kannada")[1]
+    files = {}
+    for i in range(2):
+        files[folder / f"k{i}.png"] = int(y[i])
+        Image.fromarray(255 - x[i]).resize((200, 200), Image.Resampling.BICUBIC).save(folder / f"k{i}.png")
+    return files
+
+
+@pytest.mark.slow
+def test_train_and_evaluate_a_script_model(kannada_cli_model, tmp_path):
+    out, proc = kannada_cli_model
+    test_images = len(scripts.load_digits("kannada")[1][1])
+    assert f"saved {out}: test accuracy" in proc.stdout and f"on {test_images} images" in proc.stdout
+    card = json.loads(out.with_name("k.card.json").read_text())
+    assert (card["script"], card["parameters"]["per_class"], card["init_model"]) == ("kannada", 10, None)
+    report = json.loads(run("evaluate", "--script", "kannada", "--model", str(out), "--json").stdout)
+    assert report["script"] == "kannada" and report["n"] == test_images
+    tuned = tmp_path / "tuned.keras"
+    run("train", "--script", "kannada", "--init", str(out), "--per-class", "10", "--epochs", "1", "--out", str(tuned))
+    card = json.loads(tuned.with_name("tuned.card.json").read_text())
+    assert card["init_model"]["source_file"] == "k.keras" and card["parameters"]["learning_rate"] == 5e-4
+
+
+@pytest.mark.slow
+def test_predict_shows_a_scripts_glyph_with_its_value(kannada_cli_model, kannada_files):
+    out, _ = kannada_cli_model
+    paths = [str(p) for p in kannada_files]
+    lines = run("predict", "--script", "kannada", "--model", str(out), *paths).stdout.splitlines()
+    glyphs = scripts.get("kannada").digits
+    for line, path in zip(lines, paths, strict=True):
+        answer = line.removeprefix(f"{path}: ").split("   (")[0]
+        glyph, value = answer.split(" = ")
+        assert glyph == glyphs[int(value)], line
+    objects = [json.loads(line) for line in run("predict", "--json", "--script", "kannada", "--model", str(out),
+                                                 *paths).stdout.splitlines()]
+    assert [o["script"] for o in objects] == ["kannada", "kannada"] and all(o["digit"] is not None for o in objects)

@@ -7,6 +7,9 @@ from PIL import Image
 
 from digitlab import calibration, data, model as model_lib, predict, preprocess, robustness, strokes
 
+import keras  # noqa: E402 - after digitlab, which quiets TensorFlow's start-up
+import tensorflow as tf  # noqa: E402
+
 
 @pytest.fixture(scope="module")
 def predictor(shipped_model):
@@ -188,3 +191,31 @@ def test_recognise_costs_little_more_than_predict(predictor, mnist):
             getattr(predictor, name)(d)
             times[name].append(time.perf_counter() - start)
     assert np.median(times["recognise"]) < 1.5 * np.median(times["predict"])
+
+
+@pytest.mark.parametrize("build", [model_lib.build_cnn, model_lib.build_reference_cnn])
+def test_batch_norms_folded_into_the_convolutions_change_nothing_but_the_work(build):
+    model = build()
+    rng = np.random.default_rng(0)
+    for layer in model.layers:  # statistics far from a new layer's (0, 1), so that a wrong fold would show
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.set_weights([rng.uniform(0.5, 2, w.shape) if i in (0, 3) else rng.normal(0, 0.5, w.shape)
+                               for i, w in enumerate(layer.get_weights())])
+    x = rng.uniform(size=(8, 28, 28, 1)).astype(np.float32)
+    traced = tf.function(predict._logits_and_features(model)).get_concrete_function(tf.TensorSpec((None, 28, 28, 1)))
+    logits, features = traced(tf.constant(x))
+    np.testing.assert_allclose(calibration.softmax(logits.numpy()), model_lib.predict_proba(model, x), atol=1e-5)
+    body = keras.Model(model.inputs[0], model.layers[-1].input)
+    np.testing.assert_allclose(features.numpy(), body(x, training=False).numpy(), rtol=1e-4, atol=1e-5)
+    assert not {"Rsqrt", "FusedBatchNormV3"} & {op.type for op in traced.graph.get_operations()}
+
+
+def test_a_model_that_is_not_a_chain_of_layers_runs_as_keras_built_it():
+    inputs = keras.Input((28, 28, 1))
+    a = keras.layers.Conv2D(4, 3, name="a")(inputs)
+    b = keras.layers.Conv2D(4, 3, name="b")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Add()([a, b]))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(pooled))
+    x = np.random.default_rng(1).uniform(size=(3, 28, 28, 1)).astype(np.float32)
+    logits, _ = predict._logits_and_features(model)(tf.constant(x))
+    np.testing.assert_allclose(calibration.softmax(logits.numpy()), model_lib.predict_proba(model, x), atol=1e-5)

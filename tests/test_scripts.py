@@ -22,6 +22,7 @@ from PIL import Image
 from conftest import fake_arrays
 from digitlab import config, data, preprocess, scripts
 from digitlab import script_formats as formats
+from digitlab.files import ModelFileError
 from digitlab.scripts import RawFile
 
 #: Unicode's name for each script's digits ("KANNADA DIGIT ZERO", ...).
@@ -94,6 +95,17 @@ def test_registry_lists_six_scripts_with_their_own_digits():
     assert scripts.get("kannada").write(1908) == "೧೯೦೮" and scripts.get("arabic").write("3.5") == "٣.٥"
     with pytest.raises(dataclasses.FrozenInstanceError):
         scripts.get("tibetan").digits = "0123456789"
+
+def test_a_reading_is_written_as_the_glyph_with_its_value():
+    assert scripts.written(7, "western") == "7"
+    assert scripts.written(7, "kannada") == "೭ = 7" and scripts.written(np.int64(0), "tibetan") == "༠ = 0"
+    assert [scripts.written(d, "persian")[0] for d in range(10)] == list(scripts.get("persian").digits)
+    for wrong in (10, -1, 2.0, True):
+        with pytest.raises(ValueError, match="digit must be an integer from 0 to 9"):
+            scripts.written(wrong, "arabic")
+    with pytest.raises(ValueError, match="unknown script 'klingon'"):
+        scripts.written(1, "klingon")
+
 
 
 def test_every_source_is_pinned_and_hashed():
@@ -399,6 +411,85 @@ def test_explicit_groups_are_kept_apart_and_bad_arguments_refused(raw):
         scripts.split_test(np.arange(100), labels, script="kannada", groups=sheets[:99])
     with pytest.raises(ValueError, match="needs at least two"):
         scripts.split_test(np.arange(100), labels, script="kannada", groups=np.zeros(100))
+
+
+# --- a model's data and its file ---------------------------------------------------------------
+
+
+def test_check_name_accepts_any_only_where_asked():
+    assert scripts.check_name("tibetan") == "tibetan" and scripts.check_name("any", any_ok=True) == scripts.ANY
+    with pytest.raises(ValueError, match="unknown script 'any': choose one of western, .*, tibetan$"):
+        scripts.check_name("any")
+    with pytest.raises(ValueError, match="unknown script 'Kannada': choose one of western, .*, tibetan, any$"):
+        scripts.check_name("Kannada", any_ok=True)
+    with pytest.raises(ValueError, match="unknown script"):
+        scripts.get(["kannada"])
+
+
+def test_given_source_of_western_is_mnists(fake_npz, tmp_path, monkeypatch):
+    monkeypatch.delenv(config.DATA_ENV, raising=False)
+    assert scripts.given_digits_source("western", fake_npz) == fake_npz
+    with pytest.raises(data.DataError, match="MNIST file given by --data does not exist"):
+        scripts.given_digits_source("western", tmp_path / "nope.npz", name="--data")
+
+
+def test_model_data_holds_out_validation_then_takes_per_class(tmp_path):
+    path = save_digits(tmp_path / "arabic.npz", n_train=300)
+    full = scripts.model_data("arabic", path, val_fraction=0.1, seed=5)
+    (x_train, y_train), (x_test, _) = scripts.load_digits("arabic", path)
+    (x, _), _ = data.train_val_split(x_train, y_train, val_fraction=0.1, seed=5)
+    np.testing.assert_array_equal(full.train[0], x)
+    np.testing.assert_array_equal(full.test[0], x_test)
+    assert full.source == path and len(full.validation[1]) == 30
+    few, more = (scripts.model_data("arabic", path, per_class=n, seed=5) for n in (3, 9))
+    np.testing.assert_array_equal(few.validation[0], full.validation[0])
+    assert np.bincount(few.train[1]).tolist() == [3] * 10 and np.bincount(more.train[1]).tolist() == [9] * 10
+    assert {bytes(i) for i in few.train[0]} <= {bytes(i) for i in more.train[0]}, "nested: the 3 are among the 9"
+    with pytest.raises(ValueError, match="per_class=28: only 27 training images of digit 0"):
+        scripts.model_data("arabic", path, per_class=28, seed=5)
+
+
+def test_take_per_class_is_seeded_and_keeps_the_order():
+    y = np.repeat(np.arange(10), 5)
+    x = np.arange(50)
+    a, b = scripts.take_per_class(x, y, 2, seed=1), scripts.take_per_class(x, y, 2, seed=1)
+    np.testing.assert_array_equal(a[0], b[0])
+    assert (np.diff(a[0]) > 0).all() and np.bincount(a[1]).tolist() == [2] * 10
+    assert not np.array_equal(a[0], scripts.take_per_class(x, y, 2, seed=2)[0])
+    with pytest.raises(ValueError, match="per_class must be 1 or more"):
+        scripts.take_per_class(x, y, 0)
+
+
+def test_find_model_names_each_scripts_model_and_how_to_train_a_missing_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "MODELS_DIR", tmp_path / "models")
+    monkeypatch.setattr(config, "SHIPPED_MODEL", tmp_path / "models" / "digitlab_cnn.keras")
+    monkeypatch.chdir(tmp_path)
+    assert config.script_model() == config.SHIPPED_MODEL
+    assert config.script_model("bengali") == tmp_path / "models" / "bengali_cnn.keras"
+    assert config.script_model("any") == tmp_path / "models" / "any_script_cnn.keras"
+    with pytest.raises(ValueError, match="unknown script 'klingon'"):
+        config.script_model("klingon")
+    with pytest.raises(ModelFileError, match=r"^no Bengali model at .*: train it with "
+                                             r"`python -m digitlab train --script bengali --out models/bengali_cnn.keras`$"):
+        scripts.find_model("bengali")
+    with pytest.raises(ModelFileError, match=r"train it with `python -m digitlab train --out models/digitlab_cnn.keras`"):
+        scripts.find_model("western")
+    with pytest.raises(ModelFileError, match=r"any-script model is not trained yet .*one of western, kannada"):
+        scripts.find_model("any")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "bengali_cnn.keras").write_bytes(b"model")
+    assert scripts.find_model("bengali") == config.script_model("bengali")
+    mine = tmp_path / "mine.keras"
+    with pytest.raises(ModelFileError, match="model file not found: .*mine.keras"):
+        scripts.find_model("bengali", mine)
+    mine.write_bytes(b"model")
+    assert scripts.find_model("bengali", mine) == mine
+
+
+def test_card_script_is_western_for_cards_that_name_none():
+    assert scripts.card_script({}) == "western" and scripts.card_script({"script": "tibetan"}) == "tibetan"
+    with pytest.raises(ValueError, match="unknown script 'elvish'"):
+        scripts.card_script({"script": "elvish"})
 
 
 # --- downloading from a local server ----------------------------------------------------------

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from digitlab import model as model_lib, pen, train
+from digitlab import config, data, model as model_lib, pen, predict, scripts, train
 from digitlab.files import read_json
 
 
@@ -241,5 +241,97 @@ def test_prepare_data_adds_non_digits_to_training_only():
     (dict(nondigit_scripts=("kannada",)), "nondigits_per_kind is 0"),
 ])
 def test_train_refuses_bad_non_digit_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        train.train(epochs=1, **kwargs)
+
+
+# --- other scripts: training on a script's digits, fine-tuning, what Predictor reads ----------------
+
+TINY = dict(epochs=1, per_class=10, widths=(4, 8, 8), batch_size=50, verbose=0)
+
+
+@pytest.fixture(scope="module")
+def kannada_model(tmp_path_factory):
+    """A Kannada model trained from scratch for one epoch on 10 images per digit: what its card and Predictor say."""
+    return train.train(script="kannada", out=tmp_path_factory.mktemp("kannada") / "kannada.keras", **TINY)
+
+
+def test_prepare_data_reads_a_scripts_digits_split_like_mnist():
+    split = train.prepare_data(None, script="kannada", fraction=0.5, val_fraction=0.1, seed=3, per_class=20)
+    (x_all, y_all), (x_test, y_test) = scripts.load_digits("kannada")
+    x_all, y_all = data.subset(x_all, y_all, 0.5, seed=3)
+    _, (x_val, _) = data.train_val_split(x_all, y_all, val_fraction=0.1, seed=3)
+    np.testing.assert_array_equal(split.x_val, x_val)
+    np.testing.assert_array_equal(split.x_test, x_test)
+    assert np.bincount(split.y_train).tolist() == [20] * 10 and split.script == "kannada"
+    assert split.source == scripts.find_digits("kannada")
+    western = train.prepare_data(None, fraction=0.01, val_fraction=0.1, seed=0)
+    assert western.script == "western" and western.source == data.find_mnist() and len(western.y_test) == 10000
+
+
+def test_a_script_model_card_names_its_script_data_and_start(kannada_model):
+    card = kannada_model.card
+    assert card["script"] == "kannada" and card["init_model"] is None
+    source = scripts.find_digits("kannada")
+    trained_on = card["training_data"]
+    assert (trained_on["source_file"], trained_on["sha256"]) == (source.name, data.sha256(source))
+    assert trained_on["train_label_counts"] == [10] * 10 and trained_on["train_images"] == 100
+    assert card["parameters"]["per_class"] == 10 and card["parameters"]["learning_rate"] == train.LEARNING_RATE
+    assert card["test_images"] == len(scripts.load_digits("kannada")[1][1])
+    assert read_json(model_lib.card_path(kannada_model.path)) == json.loads(json.dumps(card))
+
+
+def test_fine_tuning_starts_from_the_init_model_and_keeps_its_architecture(kannada_model, tmp_path):
+    init = kannada_model.path
+    still = train.train(script="kannada", init=init, learning_rate=1e-9, weight_decay=0.0, augment=False,
+                        **{**TINY, "widths": (16, 16, 16)})
+    kernel = "block1a_conv"
+    np.testing.assert_allclose(still.model.get_layer(kernel).kernel.numpy(),
+                               kannada_model.model.get_layer(kernel).kernel.numpy(), atol=1e-6)
+    assert still.model.get_layer("block3b_conv").filters == 8, "the init model's architecture, not widths"
+    card = still.card
+    assert card["init_model"] == {"source_file": "kannada.keras", "sha256": data.sha256(init)}
+    assert "widths" not in card["parameters"], "architecture hyperparameters do not apply to a fine-tuned model"
+    tuned = train.train(script="kannada", init=init, out=tmp_path / "tuned.keras", **TINY)
+    assert tuned.card["parameters"]["learning_rate"] == train.FINE_TUNE_LEARNING_RATE < train.LEARNING_RATE
+    assert not np.allclose(tuned.model.get_layer(kernel).kernel.numpy(),
+                           kannada_model.model.get_layer(kernel).kernel.numpy()), "every layer is trained"
+
+
+def test_an_init_model_of_another_shape_is_refused(tmp_path):
+    five = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(5)])
+    path = model_lib.save_model(five, tmp_path / "five.keras")
+    with pytest.raises(ValueError, match=r"init model .*five.keras: reads \(28, 28, 1\) images into 5 classes"):
+        train.load_init(path)
+
+
+def test_predictor_reads_a_script_model_as_that_script_only(kannada_model, tmp_path, monkeypatch):
+    reader = predict.Predictor(kannada_model.path, script="kannada")
+    x_test, _ = scripts.load_digits("kannada")[1]
+    r = reader.recognise(255 - np.kron(x_test[0], np.ones((8, 8), np.uint8)))
+    assert r.script == "kannada" and r.digit is not None and r.probabilities.shape == (10,)
+    assert reader.recognise(np.ones((280, 280))).script == "kannada"
+    with pytest.raises(model_lib.ModelFileError, match="its card says it reads kannada digits, not western"):
+        predict.Predictor(kannada_model.path)
+    with pytest.raises(ValueError, match="unknown script 'klingon': choose one of western, .*, tibetan, any"):
+        predict.Predictor(script="klingon")
+    monkeypatch.setattr(config, "MODELS_DIR", tmp_path)
+    with pytest.raises(model_lib.ModelFileError, match="--script kannada --out .*kannada_cnn.keras"):
+        predict.Predictor(script="kannada")
+    with pytest.raises(model_lib.ModelFileError, match="any-script model is not trained yet"):
+        predict.Predictor(script="any")
+    for src in (kannada_model.path, model_lib.card_path(kannada_model.path)):
+        (tmp_path / src.name.replace("kannada.", "kannada_cnn.")).write_bytes(src.read_bytes())
+    assert predict.Predictor(script="kannada").model_path == tmp_path / "kannada_cnn.keras"
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(script="klingon"), "unknown script 'klingon': choose one of western, kannada"),
+    (dict(script="kannada", pen_copies=1), "pen digits are Western digits, for script 'western' only"),
+    (dict(script="kannada", nondigits_per_kind=1, nondigit_scripts=("kannada",)), "kannada is the script the model"),
+    (dict(per_class=0), "per_class must be None"),
+    (dict(init="nowhere.keras"), "model file not found: nowhere.keras"),
+])
+def test_train_refuses_bad_script_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         train.train(epochs=1, **kwargs)
