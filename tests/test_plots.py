@@ -475,6 +475,29 @@ def test_digits_compared_puts_each_digit_in_its_own_column(digits):
     assert {im.get_clim() for ax in fig.axes for im in ax.get_images()} == {(0, 1)}
 
 
+def efficiency(skipped=()):
+    """A data-efficiency curve of Kannada at 10 and 100 images per digit and at all 720."""
+    from digitlab.transfer import EfficiencyCurve, EfficiencyPoint
+
+    points = (EfficiencyPoint(10, 10.0, 0.80, 0.40), EfficiencyPoint(100, 100.0, 0.93, 0.85),
+              EfficiencyPoint(None, 720.0, 0.97, 0.96))
+    return EfficiencyCurve("kannada", "digitlab_cnn.keras", 5, 42, 2000, points, skipped)
+
+
+def test_efficiency_draws_accuracy_against_images_per_digit_fine_tuned_and_from_scratch():
+    ax = plots.plot_efficiency(efficiency(((1000, "the training part has only 720 images of digit 3"),)))
+    fine, scratch = ax.get_lines()
+    np.testing.assert_array_equal(fine.get_xdata(), [10, 100, 720])
+    np.testing.assert_array_equal(fine.get_ydata(), [0.80, 0.93, 0.97])
+    np.testing.assert_array_equal(scratch.get_ydata(), [0.40, 0.85, 0.96])
+    assert ax.get_xscale() == "log" and [t.get_text() for t in ax.get_xticklabels()] == ["10", "100", "all (720)"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["fine-tuned from digitlab_cnn.keras", "from scratch"]
+    assert ax.get_title() == "Kannada: 5 epochs each\n(too few images for 1000 per digit)"
+    assert ax.get_ylabel() == "test accuracy (2,000 digits)"
+    _, other = plt.subplots()
+    assert plots.plot_efficiency(efficiency(), ax=other) is other and other.get_title() == "Kannada: 5 epochs each"
+
+
 @pytest.mark.parametrize("make", [
     lambda d: plots.plot_samples(*d),
     lambda d: plots.plot_mean_digits(*d),
@@ -491,7 +514,17 @@ def test_digits_compared_puts_each_digit_in_its_own_column(digits):
     lambda d: plots.plot_accuracy_by_group(np.ones(30)).figure,
     lambda d: plots.plot_pad_mistakes([np.ones((280, 280))] * 12, d[0][:12], d[1][:12], np.eye(10)[d[1][:12]]),
     lambda d: plots.plot_digits_compared({"MNIST": d, "pen": d}, per_digit=3),
+    lambda d: plots.plot_efficiency(efficiency()).figure,
 ])
 def test_figures_fit_github_width(digits, make):
     width, height = make(digits).get_size_inches()
     assert width <= plots.MAX_SIZE[0] + 1e-9 and height <= plots.MAX_SIZE[1] + 1e-9
+
+
+def test_plot_declined_labels_each_kind_and_real_digit_set():
+    ax = plots.plot_declined({"letters": 0.9, "dots": 1.0}, digits={"pen": 0.01})
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["letters", "dots", "real digits: pen"]
+    widths = sorted(round(p.get_width(), 3) for p in ax.patches)
+    assert widths == [0.01, 0.9, 1.0]
+    assert {t.get_text() for t in ax.texts} == {"90.0%", "100.0%", "1.0%"}
