@@ -10,6 +10,12 @@ The pad says one of four things (``describe``), always in a box of the same size
 moves: "draw a digit", the digit with its calibrated confidence, "not sure: 4 or 9?", or
 "that doesn't look like a digit". ``plot_recognitions`` shows what it says for a few drawings.
 
+A selector above the canvas names each script of ``digitlab.scripts`` with its ten digits;
+choosing one switches the pad to that script's model (``Predictor(script=name)``, or a path
+given in ``models``). The pad then shows a reading as the script's glyph with its value
+(``೭ = 7``) and labels the bars with the glyphs; a script whose model is missing says so in the
+pad's output area and the pad keeps reading the script it read before.
+
 The handlers are ordinary methods (``_on_mouse_down(x, y)`` ...), so a test or a notebook cell
 draws exactly as a mouse does: ``pad.draw_strokes([[(x, y), ...], ...])``. Called by the
 widgets, an error in a handler shows its traceback in the pad's output area.
@@ -21,9 +27,10 @@ import html
 import io
 import math
 import textwrap
+import os
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 import ipywidgets as widgets
@@ -33,7 +40,9 @@ from ipycanvas import Canvas, hold_canvas
 from matplotlib.figure import Figure
 from PIL import Image
 
+from digitlab import scripts
 from digitlab.config import IMAGE_SIZE, NUM_CLASSES
+from digitlab.files import ModelFileError
 from digitlab.plots import DIGIT_CMAP, MAX_SIZE
 from digitlab.predict import Predictor, Recognition
 from digitlab.preprocess import INK_THRESHOLD
@@ -42,7 +51,7 @@ from digitlab.strokes import rasterize
 __all__ = [
     "CANVAS_SIZE", "PEN_WIDTH", "THROTTLE", "PREVIEW_SIZE", "RESULT_WIDTH", "LABEL_HEIGHT", "BAR_HEIGHT",
     "STATES", "COLOURS", "Answer", "DrawingPad", "describe", "recognition_html", "probability_bars_html",
-    "png_bytes", "plot_recognitions",
+    "png_bytes", "plot_recognitions", "script_label",
 ]
 
 #: Side of the canvas in pixels; shown at exactly this size so the pen seen is the pen rasterised.
@@ -67,6 +76,7 @@ COLOURS = {"blank": "#888", "digit": "#222", "unsure": "#b36b00", "declined": "#
 _HEADLINE_CSS = {
     "blank": f"font-size:20px;padding-top:{LABEL_HEIGHT // 2 - 10}px",
     "digit": "font-size:80px;font-weight:bold",
+    "glyph": "font-size:56px;font-weight:bold;white-space:nowrap",  # a digit of another script, with its value
     "unsure": "font-size:22px;font-weight:bold;padding-top:34px;text-wrap:balance",
     "declined": "font-size:20px;font-weight:bold;padding-top:24px;text-wrap:balance",
 }
@@ -89,16 +99,18 @@ def describe(recognition: Recognition | None) -> Answer:
     with its calibrated confidence ("98% sure"); "unsure": "not sure: 4 or 9?", noted with the
     two probabilities; "declined": "that doesn't look like a digit", noted with ``recognise``'s
     reason ("not a digit", "too small", "only noise"...). Four, so that "I drew nothing",
-    "it cannot tell which" and "it is not a digit" never look alike.
+    "it cannot tell which" and "it is not a digit" never look alike. Digits are written as
+    ``scripts.written`` writes them in the script read: ``7``, or ``೭ = 7``.
     """
     if recognition is None or recognition.reason == "blank":
         return Answer("blank", "draw a digit", "")
+    written = functools.partial(scripts.written, script=recognition.script)
     if recognition.digit is not None:
-        return Answer("digit", str(recognition.digit), f"{_percent(recognition.confidence)} sure")
+        return Answer("digit", written(recognition.digit), f"{_percent(recognition.confidence)} sure")
     if recognition.candidates:
         first, second = recognition.candidates
         p = recognition.probabilities
-        return Answer("unsure", f"not sure: {first} or {second}?",
+        return Answer("unsure", f"not sure: {written(first)} or {written(second)}?",
                       f"{first}: {_percent(p[first])}, {second}: {_percent(p[second])}")
     return Answer("declined", "that doesn't look like a digit", recognition.reason)
 
@@ -109,22 +121,38 @@ def _percent(p: float) -> str:
 
 
 class DrawingPad:
-    """A canvas to draw a digit on, with clear/undo/pen width, what the pad says, the probabilities and the 28x28 input.
+    """A canvas to draw a digit on, with undo/clear/pen/script, what the pad says, its probabilities and 28x28 input.
 
     Display it by leaving it as a cell's last expression. ``strokes`` and ``recognition`` (the
     ``Predictor.recognise`` of the drawing, or None when nothing is drawn) hold the state;
     ``answer``, ``prediction``, ``probabilities`` and ``mnist_image`` read it.
+
+    ``script`` (a name of ``scripts.SCRIPTS``) is the script read at first: None takes the
+    ``predictor``'s (Western for one that names none). ``predictor`` None loads that script's
+    model. ``models`` maps script names to the models to read them with instead of the shipped
+    ones (``config.script_model``): model files, or ``Predictor``s already loaded.
     """
 
     def __init__(
         self,
         predictor: Predictor | None = None,
         *,
+        script: str | None = None,
+        models: Mapping[str, str | os.PathLike | Predictor] | None = None,
         size: int = CANVAS_SIZE,
         pen_width: float = PEN_WIDTH,
         throttle: float = THROTTLE,
     ):
-        self.predictor = predictor if predictor is not None else Predictor()
+        self.models = {scripts.check_name(name): model for name, model in (models or {}).items()}
+        for name, model in self.models.items():
+            if isinstance(model, Predictor) and model.script != name:
+                raise ValueError(f"models: the predictor given for {name} reads {model.script} digits")
+        reads = getattr(predictor, "script", None)
+        self.script = scripts.check_name(script or reads or "western")
+        if reads is not None and reads != self.script:
+            raise ValueError(f"the predictor reads {reads} digits, not {self.script}: pass script={reads!r}")
+        self.predictor = predictor if predictor is not None else self._load(self.script)
+        self._predictors = {self.script: self.predictor}  # loaded once each, so switching back is instant
         self.size = size
         self.throttle = throttle
         self.strokes: list[list[tuple[float, float]]] = []
@@ -138,6 +166,9 @@ class DrawingPad:
                                        readout_format=".0f", layout=widgets.Layout(width=f"{size}px"))
         self.undo_button = widgets.Button(description="Undo", icon="undo", tooltip="remove the last stroke")
         self.clear_button = widgets.Button(description="Clear", icon="eraser", tooltip="start again")
+        self.script_selector = widgets.Dropdown(
+            options=[(script_label(name), name) for name in scripts.SCRIPTS], value=self.script,
+            description="script", style={"description_width": "initial"}, layout=widgets.Layout(width="auto"))
         self.label = widgets.HTML(layout=widgets.Layout(width=f"{RESULT_WIDTH}px", height=f"{LABEL_HEIGHT}px"))
         self.bars = widgets.HTML(layout=widgets.Layout(width=f"{RESULT_WIDTH}px", height=f"{NUM_CLASSES * BAR_HEIGHT}px"))
         self.preview = widgets.Image(format="png", width=PREVIEW_SIZE, height=PREVIEW_SIZE)
@@ -148,19 +179,21 @@ class DrawingPad:
         self._show()
 
     def _layout(self) -> widgets.Box:
-        """Return the pad's widgets arranged: canvas and controls left, prediction right, errors below."""
+        """Return the pad's widgets arranged: script on top, canvas and controls left, reading right, errors below."""
         frame = widgets.Box([self.canvas], layout=widgets.Layout(
             border="1px solid #999", width=f"{self.size + 2}px", height=f"{self.size + 2}px"))
-        controls = widgets.VBox([frame, widgets.HBox([self.undo_button, self.clear_button]), self.pen])
+        buttons = widgets.HBox([self.undo_button, self.clear_button])
+        controls = widgets.VBox([frame, buttons, self.pen])
         caption = f"<small>what the model sees ({IMAGE_SIZE}x{IMAGE_SIZE})</small>"
         seen = widgets.VBox([widgets.HTML(caption), self.preview])
         result = widgets.VBox([self.label, self.bars, seen], layout=widgets.Layout(margin="0 0 0 16px"))
-        pad = widgets.VBox([widgets.HBox([controls, result]), self.output], layout=widgets.Layout(width="fit-content"))
+        pad = widgets.VBox([self.script_selector, widgets.HBox([controls, result]), self.output],
+                           layout=widgets.Layout(width="fit-content"))
         pad.add_class("digitlab-pad")  # for browser tests and custom CSS
         return pad
 
     def _connect(self) -> None:
-        """Wire canvas, touch, buttons and slider to the handlers; errors show in ``self.output``."""
+        """Wire canvas, touch, buttons, slider and script selector to the handlers; errors show in ``self.output``."""
         report = self._reporting
         self.canvas.on_mouse_down(report(self._on_mouse_down))
         self.canvas.on_mouse_move(report(self._on_mouse_move))
@@ -173,6 +206,7 @@ class DrawingPad:
         self.undo_button.on_click(report(lambda _: self.undo()))
         self.clear_button.on_click(report(lambda _: self.clear()))
         self.pen.observe(report(lambda _: self._changed()), names="value")
+        self.script_selector.observe(report(lambda change: self._on_script(change["new"])), names="value")
 
     def _reporting(self, handler: Callable[..., None]) -> Callable[..., None]:
         """Return ``handler`` made to show the traceback of any exception it raises in ``self.output``.
@@ -314,6 +348,38 @@ class DrawingPad:
                 else:
                     self.canvas.stroke_lines(stroke)
 
+    # --- scripts -----------------------------------------------------------------------------
+
+    def select_script(self, name: str) -> None:
+        """Read ``name``'s digits from now on, as choosing it in the selector does (see ``_on_script``)."""
+        self.script_selector.value = scripts.check_name(name)
+
+    def _on_script(self, name: str) -> None:
+        """Switch to the model of script ``name`` and read the drawing again; a missing model is said, not raised.
+
+        The model comes from ``models`` or is the script's shipped one. When it is missing (or
+        unusable) the output area says so in one message, the selector goes back, and the pad
+        keeps reading the script it read before.
+        """
+        if name == self.script:
+            return
+        try:
+            predictor = self._predictors.get(name) or self._load(name)
+        except ModelFileError as exc:
+            self.output.outputs = ()
+            self.output.append_stdout(f"{scripts.get(name).display_name} digits cannot be read yet: {exc}\n"
+                                      f"The pad still reads {scripts.get(self.script).display_name} digits.\n")
+            self.script_selector.value = self.script
+            return
+        self.output.outputs = ()
+        self.script, self.predictor = name, self._predictors.setdefault(name, predictor)
+        self._update()
+
+    def _load(self, name: str) -> Predictor:
+        """Return a ``Predictor`` of script ``name``: the one in ``models``, or the file there, or the shipped model."""
+        model = self.models.get(name)
+        return model if isinstance(model, Predictor) else Predictor(model, script=name)
+
     # --- prediction --------------------------------------------------------------------------
 
     def _update(self) -> None:
@@ -327,7 +393,7 @@ class DrawingPad:
         """Show what the pad says, the probability bars (for a digit or two) and the 28x28 image."""
         self.label.value = recognition_html(self.recognition)
         shows_bars = self.answer.state in _WITH_BARS
-        self.bars.value = probability_bars_html(self.probabilities) if shows_bars else ""
+        self.bars.value = probability_bars_html(self.probabilities, self.recognition.script) if shows_bars else ""
         image = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32) if self.mnist_image is None else self.mnist_image
         self.preview.value = png_bytes(image, PREVIEW_SIZE)
 
@@ -335,32 +401,47 @@ class DrawingPad:
 def recognition_html(recognition: Recognition | None) -> str:
     """Return HTML of what the pad says about ``recognition`` (see ``describe``): a headline and a note.
 
-    The outer element carries ``data-state`` (one of ``STATES``) and ``data-digit`` (the digit,
-    or empty when none is named) so tests and page scripts can read them, and has the same
-    fixed size in every state so the pad's layout never moves.
+    The outer element carries ``data-state`` (one of ``STATES``), ``data-digit`` (the digit's
+    value, or empty when none is named) and ``data-script`` (the script read; empty when nothing
+    is drawn) so tests and page scripts can read them, and has the same fixed size in every
+    state so the pad's layout never moves. A digit of another script (``೭ = 7``) is written
+    smaller than a Western one, to fit the same box.
     """
     state, headline, note = describe(recognition)
     digit = "" if recognition is None or recognition.digit is None else str(recognition.digit)
+    script = "" if recognition is None else recognition.script
+    css = _HEADLINE_CSS["glyph" if state == "digit" and script != "western" else state]
     headline, note = html.escape(headline, quote=False), html.escape(note, quote=False)
-    return (f'<div class="digitlab-prediction" data-state="{state}" data-digit="{digit}" style="width:{RESULT_WIDTH}px;'
-            f'height:{LABEL_HEIGHT}px;overflow:hidden;line-height:1.1;color:{COLOURS[state]}">'
-            f'<div class="digitlab-headline" style="{_HEADLINE_CSS[state]}">{headline}</div>'
+    headline = headline.replace(" = ", "&nbsp;=&nbsp;")  # a line may break between two readings, not inside one
+    return (f'<div class="digitlab-prediction" data-state="{state}" data-digit="{digit}" data-script="{script}" '
+            f'style="width:{RESULT_WIDTH}px;height:{LABEL_HEIGHT}px;overflow:hidden;line-height:1.1;'
+            f'color:{COLOURS[state]}"><div class="digitlab-headline" style="{css}">{headline}</div>'
             f'<div class="digitlab-note" style="font-size:14px;margin-top:4px">{note}</div></div>')
 
 
-def probability_bars_html(probabilities: np.ndarray) -> str:
-    """Return HTML with one horizontal bar per digit, its length the probability, the top digit highlighted."""
+def probability_bars_html(probabilities: np.ndarray, script: str = "western") -> str:
+    """Return HTML with one horizontal bar per digit, its length the probability, the top digit highlighted.
+
+    Each bar is labelled with the digit in ``script``'s glyphs (its value shows on hover).
+    """
+    glyphs = scripts.get(script).digits
     best = int(np.argmax(probabilities))
     rows = []
     for digit, p in enumerate(probabilities):
         colour = "#1f77b4" if digit == best else "#aaa"
         rows.append(
             f'<div style="display:flex;align-items:center;height:{BAR_HEIGHT}px;font:12px monospace">'
-            f'<span style="width:14px">{digit}</span>'
+            f'<span class="digitlab-bar-label" title="{digit}" style="width:20px;font-size:14px">{glyphs[digit]}</span>'
             f'<span style="display:inline-block;height:10px;width:{100 * float(p):.1f}px;background:{colour}"></span>'
             f'<span style="margin-left:4px;color:#666">{float(p):.2f}</span></div>'
         )
     return f'<div class="digitlab-bars">{"".join(rows)}</div>'
+
+
+def script_label(name: str) -> str:
+    """Return how the script selector names script ``name``: its display name and its ten digits."""
+    s = scripts.get(name)
+    return f"{s.display_name}  {s.digits}"
 
 
 def png_bytes(image: np.ndarray, size: int) -> bytes:

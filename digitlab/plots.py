@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -22,7 +23,10 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from scipy import ndimage
 
-from digitlab import analysis, preprocess
+from digitlab import analysis, preprocess, scripts
+
+if TYPE_CHECKING:  # transfer trains models: plots only reads its results
+    from digitlab.transfer import EfficiencyCurve
 
 __all__ = [
     "DIGIT_CMAP",
@@ -33,7 +37,9 @@ __all__ = [
     "plot_class_balance",
     "plot_confident_mistakes",
     "plot_confusion_matrix",
+    "plot_declined",
     "plot_digits_compared",
+    "plot_efficiency",
     "plot_feature_maps",
     "plot_filters",
     "plot_history",
@@ -657,3 +663,51 @@ def plot_feature_maps(maps: np.ndarray, *, image: np.ndarray | None = None, n: i
         first_map = grid[1 if image is not None else 0].images[0]
         fig.colorbar(first_map, ax=grid, shrink=0.8, pad=0.02, aspect=25, label="activation")
     return fig
+
+
+def plot_declined(by_kind: Mapping[str, float], *, digits: Mapping[str, float] | None = None, ax: Axes | None = None,
+                  title: str = "What the model declines", **style) -> Axes:
+    """Return axes with one horizontal bar per kind of non-digit: the share declined, labelled.
+
+    ``by_kind`` maps a kind (``DeclineReport.by_kind``) to its share declined; ``digits`` maps a
+    set of real digits ("pen", "MNIST") to its share declined, drawn as bars of another colour
+    below the kinds, so the two sides of the trade-off show on one scale.
+    """
+    rows = [(str(k), float(v), False) for k, v in by_kind.items()]
+    rows += [(f"real digits: {k}", float(v), True) for k, v in (digits or {}).items()]
+    ax = _axes(ax, (6.5, 0.3 * len(rows) + 1.2))
+    y = np.arange(len(rows))[::-1]
+    colours = ["tab:orange" if real else "tab:blue" for _, _, real in rows]
+    ax.barh(y, [v for _, v, _ in rows], color=colours, **style)
+    for yi, (_, v, _) in zip(y, rows):
+        ax.text(min(v, 1.0) + 0.01, yi, f"{v:.1%}", va="center", fontsize=8)
+    ax.set_yticks(y, [name for name, _, _ in rows])
+    ax.set_xlim(0, 1.12)
+    ax.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.set(xlabel="share declined", title=title)
+    return ax
+
+
+# --- other scripts -------------------------------------------------------------------------------
+
+def plot_efficiency(curve: EfficiencyCurve, *, ax: Axes | None = None, **style) -> Axes:
+    """Return axes with test accuracy against training images per digit (log x axis): fine-tuned and from scratch.
+
+    ``curve`` is ``transfer.efficiency_curve``'s result: one line for the models fine-tuned from
+    its ``init``, one for those trained from scratch, a point per size; sizes the script had too
+    few images for are named under the title.
+    """
+    ax = _axes(ax, (5.0, 3.5))
+    x = [p.images_per_class for p in curve.points]
+    ax.plot(x, [p.fine_tuned for p in curve.points], "o-", label=f"fine-tuned from {curve.init}", **style)
+    ax.plot(x, [p.scratch for p in curve.points], "s--", label="from scratch", **style)
+    ax.set_xscale("log")
+    ax.set_xticks(x, [p.label() for p in curve.points])
+    ax.xaxis.set_minor_locator(mpl.ticker.NullLocator())
+    ax.yaxis.set_major_formatter(mpl.ticker.FuncFormatter(_percent))
+    title = f"{scripts.get(curve.script).display_name}: {curve.epochs} epoch{'s' * (curve.epochs != 1)} each"
+    if curve.skipped:
+        title += "\n(too few images for " + ", ".join(str(n) for n, _ in curve.skipped) + " per digit)"
+    ax.set(xlabel="training images per digit", ylabel=f"test accuracy ({curve.test_images:,} digits)", title=title)
+    ax.legend(loc="best", fontsize=8)
+    return ax

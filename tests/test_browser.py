@@ -1,4 +1,5 @@
-"""In a real browser: JupyterLab runs notebook 04, digits drawn with the mouse are predicted, a scribble is declined.
+"""In a real browser: JupyterLab runs notebook 04, digits drawn with the mouse are predicted, a scribble is declined,
+and every script's digits in the pad's script selector are drawn by a font that has them (not as empty boxes).
 
 Starts JupyterLab on a free localhost port, serving a temporary copy of ``notebooks/`` so the
 repository stays clean, and drives Debian's ``chromium`` with Playwright (no browser download).
@@ -34,6 +35,23 @@ DRAWN = [(1, 0), (7, 1), (0, 0), (4, 0), (3, 0)]
 SCRIBBLE = ("scribbles", 32)
 #: Seconds to wait for the server, for the notebook to run, and for one prediction to show.
 SERVER_TIMEOUT, RUN_TIMEOUT, PREDICT_TIMEOUT = 60, 120, 15
+#: The Debian package whose fonts draw every script's digits (Kannada, Bengali and Tibetan are not in DejaVu).
+FONT_PACKAGE = "fonts-noto-core"
+#: Returns the characters of an element's text that its font, with the browser's fallbacks, draws exactly like a
+#: character no font has (U+10FFFD, private use): an empty box, or nothing.
+EMPTY_BOXES_JS = """(element) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = canvas.height = 48;
+    const pen = canvas.getContext('2d', {willReadFrequently: true});
+    const draw = (c) => {
+        pen.clearRect(0, 0, 48, 48);
+        pen.font = '32px ' + getComputedStyle(element).fontFamily;
+        pen.fillText(c, 4, 36);
+        return pen.getImageData(0, 0, 48, 48).data.join();
+    };
+    const none = draw('\\u{10FFFD}');
+    return [...new Set(element.textContent)].filter(c => c.trim() && draw(c) === none);
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +119,7 @@ def test_digits_drawn_with_the_mouse_in_jupyterlab_are_predicted_and_a_scribble_
         try:
             _run_all_cells(page, lab)
             pad = page.locator(".digitlab-pad").last
+            _expect_every_script_drawn(pad.locator(".widget-dropdown select"))
             _expect_shown(pad, "digit", "7")  # drawn by the notebook's own cell through the handlers
             for digit, variant in DRAWN:
                 _draw(page, _cleared(pad), scale_strokes(DIGIT_STROKES[digit][variant], 280, margin=40))
@@ -139,6 +158,16 @@ def _run_all_cells(page, url: str) -> None:
         .flatMap(c => c.model.type === 'code' ? c.model.outputs.toJSON() : [])
         .filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue)""")
     assert not errors, f"notebook cells failed: {errors}"
+
+
+def _expect_every_script_drawn(selector) -> None:
+    """Check that the script selector names all six scripts and that no digit of theirs shows as an empty box."""
+    from digitlab import scripts
+
+    text = selector.text_content()
+    assert all(scripts.get(name).digits in text for name in scripts.SCRIPTS), f"the selector shows {text!r}"
+    missing = selector.evaluate(EMPTY_BOXES_JS)
+    assert not missing, f"no font draws {''.join(missing)}: apt-get install {FONT_PACKAGE}"
 
 
 def _cleared(pad) -> dict:

@@ -1,5 +1,6 @@
 """Tests for digitlab.drawing: the pad draws, recognises and shows the result through its handlers."""
 import io
+import os
 import re
 
 import matplotlib
@@ -11,7 +12,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from digitlab import preprocess  # noqa: E402
+from digitlab import config, preprocess, scripts  # noqa: E402
 from digitlab.drawing import (  # noqa: E402
     COLOURS, STATES, Answer, DrawingPad, describe, plot_recognitions, probability_bars_html, recognition_html,
 )
@@ -59,16 +60,17 @@ def confident(digit=3, p=0.9):
     return FixedPredictor(probabilities)
 
 
-def recognition(digit=None, reason=None, *, confidence=0.98):
-    """A ``Recognition`` of a blank 28x28 image that names ``digit``, or declines for ``reason``."""
+def recognition(digit=None, reason=None, *, confidence=0.98, script="western"):
+    """A ``Recognition`` of a blank 28x28 image naming ``digit`` (read as ``script``), or declining for ``reason``."""
     probabilities = (np.eye(10)[digit or 0] * confidence).astype(np.float32)
-    return Recognition(digit, confidence, probabilities, reason, np.zeros((28, 28), np.float32))
+    return Recognition(digit, confidence, probabilities, reason, np.zeros((28, 28), np.float32), script=script)
 
 
-def torn(mnist_image=None):
+def torn(mnist_image=None, script="western"):
     """The ``Recognition`` of an image (default blank) torn between 4 and 9, as ``recognise`` returns it."""
     image = np.zeros((28, 28), np.float32) if mnist_image is None else mnist_image
-    return Recognition(None, 0.45, np.asarray(TORN, np.float32), "unsure between 4 and 9", image, (4, 9))
+    return Recognition(None, 0.45, np.asarray(TORN, np.float32), "unsure between 4 and 9", image, (4, 9),
+                       script=script)
 
 
 def non_digit(kind, seed):
@@ -121,7 +123,7 @@ def test_drawing_predicts_and_shows_the_digit_the_bars_and_what_the_model_sees()
     assert [len(s) for s in pad.strokes] == [3, 3]
     assert pad.answer == Answer("digit", "3", "90% sure")
     assert 'data-state="digit" data-digit="3"' in pad.label.value and "90% sure" in pad.label.value
-    assert pad.bars.value.count("<span style=\"width:14px\">") == 10
+    assert pad.bars.value.count('class="digitlab-bar-label"') == 10
     assert pad.mnist_image.shape == (28, 28) and pad.mnist_image.max() == pytest.approx(1.0)
     preview = np.asarray(Image.open(io.BytesIO(pad.preview.value)))
     assert preview.shape == (112, 112) and preview.max() == 255
@@ -133,7 +135,7 @@ def test_a_model_torn_between_two_digits_says_not_sure_and_names_both():
     assert pad.prediction is None and pad.answer == Answer("unsure", "not sure: 4 or 9?", "4: 45%, 9: 38%")
     assert 'data-state="unsure"' in pad.label.value and 'data-digit=""' in pad.label.value
     assert "not sure: 4 or 9?" in pad.label.value and "4: 45%, 9: 38%" in pad.label.value
-    assert pad.bars.value.count('<span style="width:14px">') == 10  # the bars show how close the two are
+    assert pad.bars.value.count('class="digitlab-bar-label"') == 10  # the bars show how close the two are
 
 
 @pytest.mark.parametrize("kind, seed", NON_DIGITS)
@@ -269,7 +271,8 @@ def test_draw_strokes_rejects_an_empty_stroke():
 
 def box_size(html: str) -> tuple[str, str]:
     """The width and height set on the outer element of ``recognition_html``."""
-    opening = re.match(r'<div class="digitlab-prediction" data-state="\w+" data-digit="\d?" style="([^"]*)"', html)
+    opening = re.match(r'<div class="digitlab-prediction" data-state="\w+" data-digit="\d?" data-script="\w*" '
+                       r'style="([^"]*)"', html)
     style = opening.group(1)
     return re.search(r"(?:^|;)width:(\d+px)", style).group(1), re.search(r"(?:^|;)height:(\d+px)", style).group(1)
 
@@ -292,6 +295,7 @@ def test_the_prediction_box_keeps_its_size_in_every_state(predictor):
     shown[torn.answer.state] = looks(torn)
     assert sorted(shown) == sorted(STATES)
     assert len(set(shown.values())) == 1 and None not in shown["blank"][1] + shown["blank"][2]
+    assert box_size(recognition_html(recognition(7, script="tibetan"))) == shown["digit"][0]  # "༧ = 7" too
 
 
 @pytest.mark.parametrize("recognised, answer", [
@@ -300,6 +304,8 @@ def test_the_prediction_box_keeps_its_size_in_every_state(predictor):
     (recognition(7), ("digit", "7", "98% sure")),
     (recognition(1, confidence=0.9996), ("digit", "1", "99% sure")),  # never a certain-sounding 100%
     (torn(), ("unsure", "not sure: 4 or 9?", "4: 45%, 9: 38%")),
+    (recognition(7, script="kannada"), ("digit", "೭ = 7", "98% sure")),  # another script: its glyph and the value
+    (torn(script="persian"), ("unsure", "not sure: ۴ = 4 or ۹ = 9?", "4: 45%, 9: 38%")),
     *((recognition(reason=reason), ("declined", "that doesn't look like a digit", reason))
       for reason in ("not a digit", "too small", "only noise", "only a shadow")),
 ])
@@ -313,6 +319,10 @@ def test_html_helpers():
     assert len({COLOURS[state] for state in STATES}) == 4
     bars = probability_bars_html(np.eye(10)[5])
     assert bars.count("width:100.0px") == 1 and bars.count("width:0.0px") == 9
+    assert bar_labels(bars) == list("0123456789")
+    assert bar_labels(probability_bars_html(np.eye(10)[5], "bengali")) == list("০১২৩৪৫৬৭৮৯")
+    glyph = recognition_html(recognition(7, script="kannada"))
+    assert 'data-digit="7" data-script="kannada"' in glyph and ">೭&nbsp;=&nbsp;7</div>" in glyph
 
 
 def test_plot_recognitions_titles_each_drawing_with_what_the_pad_says():
@@ -338,3 +348,83 @@ def test_the_pad_displays_as_its_widget_with_a_text_fallback():
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == pad.widget.model_id
     assert "run the notebook" in bundle["text/plain"]
     assert pad.canvas.layout.width == "280px" and pad.canvas.layout.height == "280px"  # shown at real size
+
+
+def bar_labels(bars: str) -> list[str]:
+    """The label of each probability bar, in order."""
+    return re.findall(r'<span class="digitlab-bar-label" title="\d" style="[^"]*">([^<]*)</span>', bars)
+
+
+# --- other scripts ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def kannada_model(tmp_path_factory):
+    """A tiny Kannada model (10 images per digit, one epoch, uncalibrated): it reads badly, but as a Kannada model."""
+    from digitlab import config, train
+
+    if not os.environ.get(config.SCRIPTS_ENV):
+        pytest.skip(f"set ${config.SCRIPTS_ENV} to the folder of offline copies (see data/README.md)")
+    out = tmp_path_factory.mktemp("kannada") / "kannada_cnn.keras"
+    return train.train(script="kannada", per_class=10, epochs=1, out=out, verbose=0).path
+
+
+def test_the_script_selector_names_each_script_with_its_digits():
+    pad = DrawingPad(confident())
+    labels = [label for label, _ in pad.script_selector.options]
+    assert labels[0] == "Western (MNIST)  0123456789" and labels[1] == "Kannada  ೦೧೨೩೪೫೬೭೮೯"
+    assert [value for _, value in pad.script_selector.options] == list(scripts.SCRIPTS)
+    assert all(scripts.get(name).digits in label for label, name in pad.script_selector.options)
+    assert pad.script == pad.script_selector.value == "western"
+    assert pad.widget.children[0] is pad.script_selector  # on top, across the pad
+
+
+def test_choosing_a_script_reads_the_drawing_with_its_model_in_its_glyphs(kannada_model):
+    western = confident(3)
+    pad = DrawingPad(western, models={"kannada": kannada_model})
+    pad.draw_strokes([[(100, 50), (180, 60), (120, 140)], [(120, 140), (190, 200), (90, 240)]])
+    pad.script_selector.value = "kannada"  # as the reader chooses it
+    kannada = pad.predictor
+    assert pad.script == "kannada" and kannada.script == "kannada" and kannada.model_path == kannada_model
+    assert pad.recognition.script == "kannada" and pad.answer.state == "digit"  # uncalibrated: it names a digit
+    digit = pad.prediction
+    assert pad.answer.headline == f"{scripts.get('kannada').digits[digit]} = {digit}"
+    assert f'data-digit="{digit}" data-script="kannada"' in pad.label.value
+    assert bar_labels(pad.bars.value) == list(scripts.get("kannada").digits)
+    assert pad.output.outputs == ()
+    pad.select_script("western")
+    assert pad.predictor is western and pad.prediction == 3 and bar_labels(pad.bars.value) == list("0123456789")
+    pad.select_script("kannada")
+    assert pad.predictor is kannada  # loaded once
+
+
+def test_a_pad_can_start_in_another_script(kannada_model):
+    pad = DrawingPad(script="kannada", models={"kannada": kannada_model})
+    assert pad.script == pad.script_selector.value == pad.predictor.script == "kannada"
+    with pytest.raises(ValueError, match="the predictor reads kannada digits, not western"):
+        DrawingPad(pad.predictor, script="western")
+    with pytest.raises(ValueError, match="unknown script 'klingon'"):
+        DrawingPad(confident(), models={"klingon": kannada_model})
+    loaded = DrawingPad(confident(), models={"kannada": pad.predictor})  # a Predictor already loaded, not a file
+    loaded.select_script("kannada")
+    assert loaded.predictor is pad.predictor
+    with pytest.raises(ValueError, match="the predictor given for persian reads kannada digits"):
+        DrawingPad(confident(), models={"persian": pad.predictor})
+
+
+def test_a_script_without_a_model_is_said_once_and_the_pad_keeps_reading_as_before(monkeypatch, tmp_path):
+    monkeypatch.setattr(config, "MODELS_DIR", tmp_path)  # no shipped model of any other script
+    western = confident(3)
+    pad = DrawingPad(western, models={"tibetan": tmp_path / "missing.keras"})
+    pad.draw_strokes([[(100, 50), (100, 240)]])
+    pad.script_selector.value = "persian"
+    [message] = pad.output.outputs
+    assert message["name"] == "stdout" and "Traceback" not in message["text"]
+    assert "Persian digits cannot be read yet: no Persian model at" in message["text"]
+    assert "python -m digitlab train --script persian" in message["text"]
+    assert "still reads Western (MNIST) digits" in message["text"]
+    assert pad.script == pad.script_selector.value == "western" and pad.predictor is western and pad.prediction == 3
+    pad.select_script("tibetan")  # a model path given for it, but no file there
+    [message] = pad.output.outputs
+    assert "Tibetan digits cannot be read yet: model file not found" in message["text"]
+    assert pad.script == "western"
