@@ -37,12 +37,12 @@ from typing import Protocol
 import numpy as np
 from scipy import optimize, special, stats
 
-from digitlab import config, data, metrics, pen, scripts
+from digitlab import config, data, metrics, nondigits as nondigits_lib, pen, scripts
 from digitlab.config import NUM_CLASSES
 from digitlab.files import atomic_path, write_json_atomic
 
 __all__ = [
-    "N_BINS", "MAX_DECLINED", "MNIST_MAX_LOST", "MIN_EXTENT", "TEMPERATURE_BOUNDS",
+    "N_BINS", "MAX_DECLINED", "MNIST_MAX_LOST", "DECLINE_WEIGHTS", "TUNE_NONDIGITS", "tune_nondigits", "MIN_EXTENT", "TEMPERATURE_BOUNDS",
     "RawPredictor", "ClassGaussians", "DeclineRule", "Scores",
     "softmax", "nll", "fit_temperature", "ece", "max_probability", "energy", "top_two_gap", "roc_auc",
     "declined_at", "choose_decline", "ood_path", "ood_bytes", "save_ood", "read_ood",
@@ -62,6 +62,11 @@ MNIST_MAX_LOST = 0.0015
 #: 0.05-0.13 of the pad's 280 px; pen digits of the validation writers drawn that small with the
 #: pad's 18 px pen are blobs (read 64% right at 0.12 of the canvas, 88% at 0.16, 96% at 0.25).
 MIN_EXTENT = 0.15
+#: Shares of the energy's quantile tried for the distance and the gap thresholds (``choose_decline``):
+#: 0 turns the distance off; the gap ("unsure") always keeps a share, so the pad can say "not sure".
+DECLINE_WEIGHTS = (0.0, 0.1, 0.3, 1.0)
+#: Non-digits of each kind drawn from ``nondigits``' tune part to choose the rule on (never the test part).
+TUNE_NONDIGITS = 60
 #: Range searched for the temperature.
 TEMPERATURE_BOUNDS = (0.05, 20.0)
 
@@ -244,7 +249,8 @@ class Scores:
 
 
 def choose_decline(
-    validation: dict[str, Scores], budgets: dict[str, float], *, min_extent: float = MIN_EXTENT
+    validation: dict[str, Scores], budgets: dict[str, float], *, min_extent: float = MIN_EXTENT,
+    nondigits: Scores | None = None,
 ) -> DeclineRule:
     """Return the rule that declines the most while losing at most ``budgets[name]`` of each set of real digits.
 
@@ -252,28 +258,34 @@ def choose_decline(
     with labels, only the declines of digits the model reads right.
 
     ``validation`` holds the scores of real digits from validation data (e.g. ``{"mnist": ...,
-    "pen": ...}``). All three thresholds sit at one common quantile ``q`` of the pooled
-    scores (the top ``q`` of distances and energies, the bottom ``q`` of gaps); ``q`` is the
+    "pen": ...}``). The thresholds sit at quantiles of the pooled scores: the top ``q`` of
+    energies, the top ``w_d * q`` of distances and the bottom ``w_g * q`` of gaps, ``q`` the
     largest for which every set stays within its budget (bisection: declines grow with ``q``).
+    Without ``nondigits`` the weights are 1; with the scores of non-digits kept for tuning, each
+    pair of ``DECLINE_WEIGHTS`` is tried and the rule that declines most of them is kept.
     """
     if set(validation) != set(budgets):
         raise ValueError(f"validation and budgets must name the same sets, got {sorted(validation)} "
                          f"and {sorted(budgets)}")
     pooled = {k: np.concatenate([getattr(s, k) for s in validation.values()]) for k in ("distance", "energy", "gap")}
 
-    def rule_at(q: float) -> DeclineRule:
-        return DeclineRule(float(np.quantile(pooled["distance"], 1 - q)), float(np.quantile(pooled["energy"], 1 - q)),
-                           float(np.quantile(pooled["gap"], q)), min_extent)
+    def rule_at(q: float, w_distance: float, w_gap: float) -> DeclineRule:
+        return DeclineRule(float(np.quantile(pooled["distance"], 1 - w_distance * q)),
+                           float(np.quantile(pooled["energy"], 1 - q)), float(np.quantile(pooled["gap"], w_gap * q)),
+                           min_extent)
 
-    def fits(q: float) -> bool:
-        rule = rule_at(q)
-        return all(np.mean(validation[k].lost(rule)) <= budgets[k] for k in budgets)
+    def largest(w_distance: float, w_gap: float) -> DeclineRule:
+        low, high = 0.0, max(budgets.values())
+        for _ in range(40):
+            mid = (low + high) / 2
+            rule = rule_at(mid, w_distance, w_gap)
+            low, high = (mid, high) if all(np.mean(validation[k].lost(rule)) <= budgets[k] for k in budgets) else (low, mid)
+        return rule_at(low, w_distance, w_gap)
 
-    low, high = 0.0, max(budgets.values())
-    for _ in range(40):
-        mid = (low + high) / 2
-        low, high = (mid, high) if fits(mid) else (low, mid)
-    return rule_at(low)
+    if nondigits is None:
+        return largest(1.0, 1.0)
+    rules = [largest(w_d, w_g) for w_d in DECLINE_WEIGHTS for w_g in DECLINE_WEIGHTS if w_g > 0]
+    return max(rules, key=lambda rule: np.mean(nondigits.declined(rule)))
 
 
 # --- the file beside the model ------------------------------------------------------------------
@@ -337,6 +349,28 @@ class CalibrationData:
     pen_validation: tuple[np.ndarray, np.ndarray] | None = None
     """Real pen digits of ``pen.split_by_writer``'s validation writers drawn as the pad draws, or None."""
     pen_writers: tuple[int, ...] = ()
+    nondigits: np.ndarray | None = None
+    """MNIST-format non-digits of ``nondigits``' tune part (``tune_nondigits``) to choose the rule on, or None."""
+
+
+def tune_nondigits(script: str = "western", *, n_per_kind: int = TUNE_NONDIGITS, seed: int = config.SEED + 1) -> np.ndarray:
+    """Return (N, 28, 28) float32 hand-drawn non-digits of ``nondigits``' tune part, to choose the decline rule on.
+
+    Never the test part, which measures the rule. The seed differs from training's
+    (``train.nondigit_training_data`` draws with the training seed), so the marks are new ones of
+    the tune templates. For a Western model, the other scripts' digits that look like no Western
+    digit join in (tune half of their training images) where their files are found here; they
+    are never downloaded for this.
+    """
+    others = {}
+    for name in (nondigits_lib.LOOKALIKE_DIGITS if script == "western" else ()):
+        try:
+            others[name] = scripts.read_digits(scripts.find_digits(name, download=False), name)[0]
+        except data.DataError:
+            continue
+    marks = nondigits_lib.build_nondigit_set(n_per_kind, seed=seed, part="tune", scripts=others or None)
+    images, inked = marks.mnist_images()
+    return images[inked]
 
 
 def calibration_data(
@@ -369,7 +403,7 @@ def calibration_data(
         _, val_digits, _ = pen.split_by_writer(pen.load_pen_digits(pen_path), seed=config.SEED)
         pen_val = (pen.prepare(val_digits, pen_width=pen.PEN_WIDTH), val_digits.labels)
         writers = tuple(int(w) for w in np.unique(val_digits.writers))
-    return CalibrationData(source, split.train, split.validation, split.test, pen_val, writers)
+    return CalibrationData(source, split.train, split.validation, split.test, pen_val, writers, tune_nondigits(script))
 
 
 def calibrate(predictor: RawPredictor, sets: CalibrationData, *, temperature_on: tuple[str, ...] = ("mnist",),
@@ -379,7 +413,8 @@ def calibrate(predictor: RawPredictor, sets: CalibrationData, *, temperature_on:
     The temperature is fitted on the validation images of ``temperature_on`` ("mnist", and
     "pen" for a mix with the pen validation writers); the Gaussians on the training images'
     features; the decline thresholds by ``choose_decline`` on the validation sets, within
-    ``budgets`` (default: ``MNIST_MAX_LOST`` of MNIST's right answers, ``MAX_DECLINED`` of the pen digits).
+    ``budgets`` (default: ``MNIST_MAX_LOST`` of MNIST's right answers, ``MAX_DECLINED`` of the pen digits),
+    declining as many of the tune part's non-digits (``sets.nondigits``) as they allow.
     """
     raw = {"mnist": predictor.logits_and_features(sets.validation[0])}
     labels = {"mnist": np.asarray(sets.validation[1])}
@@ -394,7 +429,9 @@ def calibrate(predictor: RawPredictor, sets: CalibrationData, *, temperature_on:
     gaussians = ClassGaussians.fit(predictor.logits_and_features(sets.train[0])[1], sets.train[1])
     scores = {k: Scores.of(*raw[k], gaussians, temperature, labels[k] if k == "mnist" else None) for k in raw}
     budgets = budgets or {"mnist": MNIST_MAX_LOST, "pen": MAX_DECLINED}
-    rule = choose_decline(scores, {k: budgets[k] for k in scores})
+    tune = None if sets.nondigits is None or not len(sets.nondigits) else Scores.of(
+        *predictor.logits_and_features(sets.nondigits), gaussians, temperature)
+    rule = choose_decline(scores, {k: budgets[k] for k in scores}, nondigits=tune)
     test_logits = predictor.logits_and_features(sets.mnist_test[0])[0]
 
     def ece_pair(logits, y):
@@ -424,6 +461,10 @@ def calibrate(predictor: RawPredictor, sets: CalibrationData, *, temperature_on:
             "scores": "not a digit: squared Mahalanobis distance of the classifier's features to the nearest "
                       "digit (Gaussians per digit, shared covariance) or energy of the logits; "
                       "unsure: calibrated top-two gap",
+            "tuned_on_nondigits": None if tune is None else {
+                "images": int(len(tune.energy)), "declined": float(np.mean(tune.declined(rule))),
+                "what": f"hand-drawn non-digits of the tune part of digitlab.nondigits (seed {config.SEED + 1}), "
+                        "never its test part"},
             "gaussians_fitted_on": f"MNIST training split of {sets.source.name} ({len(sets.train[1])} images)",
             "feature_size": int(gaussians.means.shape[1]),
         },

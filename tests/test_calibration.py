@@ -107,6 +107,32 @@ def test_choose_decline_keeps_every_set_within_its_budget():
         cal.choose_decline(validation, {"mnist": 0.01})
 
 
+def test_choose_decline_spends_the_budget_where_the_non_digits_are():
+    rng = np.random.default_rng(1)
+    n = 4000
+    digits = cal.Scores(rng.normal(50, 10, n), rng.normal(-10, 1, n), rng.uniform(0, 1, n), rng.uniform(size=n) < 0.99)
+    # non-digits stand out by energy only: their distances and gaps look like the digits'
+    others = cal.Scores(rng.normal(50, 10, 500), rng.normal(-8, 1, 500), rng.uniform(0, 1, 500))
+    plain = cal.choose_decline({"mnist": digits}, {"mnist": 0.01})
+    tuned = cal.choose_decline({"mnist": digits}, {"mnist": 0.01}, nondigits=others)
+    assert np.mean(digits.lost(tuned)) <= 0.01, "still within the budget"
+    assert np.mean(others.declined(tuned)) > np.mean(others.declined(plain)) + 0.05
+    assert tuned.max_energy < plain.max_energy and tuned.max_distance > plain.max_distance
+    assert np.mean(digits.right & ~digits.lost(tuned)) == np.mean(digits.right & ~digits.declined(tuned))
+    assert np.mean(digits.lost(tuned)) < np.mean(digits.declined(tuned)), "wrong answers declined cost nothing"
+
+
+def test_tune_nondigits_are_the_tune_part_never_the_test_part():
+    from digitlab import nondigits
+
+    images = cal.tune_nondigits("kannada", n_per_kind=1)  # another script's model: no other scripts mixed in
+    tune, _ = nondigits.build_nondigit_set(1, seed=cal.config.SEED + 1, part="tune").mnist_images()
+    test, _ = nondigits.build_nondigit_set(1, seed=cal.config.SEED + 1, part="test").mnist_images()
+    assert images.shape == (len(nondigits.KINDS), 28, 28)
+    np.testing.assert_array_equal(images, tune)
+    assert not any(np.array_equal(a, b) for a in images for b in test)
+
+
 def test_ood_file_round_trips_atomically_and_bad_files_are_named(tmp_path):
     g = cal.ClassGaussians(np.ones((10, 3), np.float32), np.eye(3, dtype=np.float32))
     path = cal.ood_path(tmp_path / "m.keras")
