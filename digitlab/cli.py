@@ -59,6 +59,7 @@ _positive_int = _checked("positive integer", int, lambda v: v >= 1)
 _count = _checked("count", int, lambda v: v >= 0, "a whole number, 0 or more")
 _seed = _checked("seed", int, lambda v: 0 <= v < 2**32, "a whole number from 0 to 4294967295")
 _fraction = _checked("fraction", float, lambda v: 0 < v <= 1, "a number above 0 and at most 1, e.g. 0.1")
+_share = _checked("share", float, lambda v: 0 <= v <= 1, "a number from 0 to 1, e.g. 0.5")
 #: ``scripts.SCRIPTS``, spelled out so that parsing needs no numpy (a test keeps the two equal).
 _SCRIPTS = ("western", "kannada", "persian", "arabic", "bengali", "tibetan")
 _OTHER_SCRIPTS = _SCRIPTS[1:]
@@ -114,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--non-digit-scripts", type=_script_list, default=(), metavar="NAMES",
                    help="with --non-digits: also N digits of these other scripts, comma-separated "
                         "(e.g. kannada,persian,arabic,bengali,tibetan; found as load_digits finds them)")
+
+    t.add_argument("--restyle", type=_share, default=0.0, metavar="SHARE",
+                   help="redraw this share of the training images from their skeleton at a random pen width "
+                        "(digitlab.style), so the model learns shapes rather than the dataset's style; "
+                        "e.g. 0.5 for other scripts (default 0)")
 
     e = sub.add_parser("evaluate", help="accuracy, per-class scores and confusion matrix on the test set")
     _add_script(e, "whose test split to read (load_digits' held-out split; MNIST's test set for western)")
@@ -250,6 +256,7 @@ def _train(args: argparse.Namespace) -> int:
                          per_class=args.per_class, seed=args.seed,
                          pen_copies=args.pen_copies, pen_path=args.pen_data,
                          nondigits_per_kind=args.non_digits, nondigit_scripts=args.non_digit_scripts,
+                         restyle=args.restyle,
                          verbose=1 if on_terminal else 0, on_epoch_end=None if on_terminal else _epoch_line(args.epochs))
     card = result.card
     print(f"saved {result.path}: test accuracy {card['test_accuracy']:.4f} on {card['test_images']} images, "

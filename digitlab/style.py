@@ -20,7 +20,7 @@ from digitlab import preprocess, strokes
 from digitlab.config import IMAGE_SIZE
 from digitlab.pen import CANVAS_SIZE, PEN_WIDTH as PAD_PEN_WIDTH
 
-__all__ = ["INK_LEVEL", "MAX_GAP", "PEN_WIDTH", "skeleton", "redraw", "as_pad_drawing"]
+__all__ = ["INK_LEVEL", "MAX_GAP", "PEN_WIDTH", "RESTYLE_WIDTHS", "skeleton", "redraw", "restyle", "as_pad_drawing"]
 
 #: Share of an image's brightest ink above which a pixel counts as stroke before thinning.
 INK_LEVEL = 0.35
@@ -28,6 +28,8 @@ INK_LEVEL = 0.35
 MAX_GAP = 3
 #: Pen diameter of ``redraw`` in pixels of a 28x28 image (MNIST's strokes are about 2-3 pixels wide).
 PEN_WIDTH = 2.4
+#: Range of pen diameters (pixels of a 28x28 image) ``restyle`` draws with: thin pad strokes to MNIST's thick ones.
+RESTYLE_WIDTHS = (1.6, 3.4)
 
 
 def skeleton(image: np.ndarray, ink_level: float = INK_LEVEL) -> np.ndarray:
@@ -69,6 +71,23 @@ def redraw(images: np.ndarray, pen_width: float = PEN_WIDTH) -> np.ndarray:
         if bones.any():
             distance = ndimage.distance_transform_edt(~bones)
             out[i] = np.clip(pen_width / 2 + 0.5 - distance, 0.0, 1.0)
+    return out
+
+
+def restyle(images: np.ndarray, share: float, *, rng: np.random.Generator,
+            widths: tuple[float, float] = RESTYLE_WIDTHS) -> np.ndarray:
+    """Return a copy of uint8 ``images`` with a random ``share`` of them redrawn (``redraw``) at random pen widths.
+
+    Training augmentation that teaches shapes rather than a dataset's style: the chosen images
+    lose their stroke width, outlines and blobs and come back drawn by an even pen of a width
+    drawn uniformly from ``widths``; the others stay as they were.
+    """
+    if not 0 <= share <= 1:
+        raise ValueError(f"share must be between 0 and 1, got {share!r}")
+    out = np.array(images, np.uint8, copy=True)
+    chosen = np.flatnonzero(rng.random(len(out)) < share)
+    for i, width in zip(chosen, rng.uniform(*widths, size=len(chosen))):
+        out[i] = np.round(redraw(out[i:i + 1], float(width))[0] * 255).astype(np.uint8)
     return out
 
 

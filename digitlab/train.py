@@ -26,7 +26,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from digitlab import config, data, metrics, model as model_lib, nondigits, pen, preprocess, scripts  # noqa: E402
+from digitlab import config, data, metrics, model as model_lib, nondigits, pen, preprocess, scripts, style  # noqa: E402
 from digitlab.config import IMAGE_SIZE, INPUT_SHAPE, NUM_CLASSES  # noqa: E402
 from digitlab.files import check_model_path, read_json, write_json_atomic  # noqa: E402
 
@@ -276,6 +276,7 @@ def train(
     pen_path: str | Path | None = None,
     nondigits_per_kind: int = 0,
     nondigit_scripts: tuple[str, ...] = (),
+    restyle: float = 0.0,
     on_epoch_end: Callable[[dict], None] | None = None,
     verbose: int = 1,
 ) -> TrainResult:
@@ -297,18 +298,21 @@ def train(
     ``pen_training_data``; the file is found as ``pen.find_pen_digits(pen_path)`` finds it).
     ``nondigits_per_kind`` > 0 adds that many hand-drawn non-digits of each kind (and of
     ``nondigit_scripts``' digits) with a uniform target: outlier exposure, see ``nondigit_training_data``.
+    ``restyle`` is the share of the script's training images redrawn from their skeleton at a
+    random pen width (``style.restyle``, seeded), so the model learns shapes rather than the
+    dataset's style; validation and test images stay as they are.
     An interrupted run with the same ``out`` resumes from its last finished epoch; the model
     previously at ``out`` stays untouched until the new one is complete.
     """
     _check_arguments(recipe, epochs, batch_size, pen_copies, schedule, nondigits_per_kind, nondigit_scripts,
-                     script=script, per_class=per_class, init=init)
+                     script=script, per_class=per_class, init=init, restyle=restyle)
     ranges = _augmentation_for(recipe, augment, augmentation)
     if learning_rate is None:
         learning_rate = LEARNING_RATE if init is None else FINE_TUNE_LEARNING_RATE
     keras.utils.set_random_seed(seed)
     split = prepare_data(data_path, script=script, fraction=fraction, per_class=per_class, val_fraction=val_fraction,
                          seed=seed, pen_copies=pen_copies, pen_path=pen_path, nondigits_per_kind=nondigits_per_kind,
-                         nondigit_scripts=nondigit_scripts)
+                         nondigit_scripts=nondigit_scripts, restyle=restyle)
     hyper = dict(learning_rate=learning_rate, weight_decay=weight_decay, label_smoothing=label_smoothing,
                  widths=widths, dropout=dropout, block3_stride=block3_stride, fused_norm=fused_norm, schedule=schedule)
     init_model = {"source_file": Path(init).name, "sha256": data.sha256(init)} if init is not None else None
@@ -324,7 +328,7 @@ def train(
     params = dict(epochs=epochs, batch_size=batch_size, fraction=fraction, per_class=per_class,
                   val_fraction=val_fraction, seed=seed, augment=ranges is not None,
                   augment_ranges=asdict(ranges) if ranges is not None else None,
-                  pen_copies=pen_copies, nondigits_per_kind=nondigits_per_kind, nondigit_scripts=list(nondigit_scripts))
+                  pen_copies=pen_copies, nondigits_per_kind=nondigits_per_kind, nondigit_scripts=list(nondigit_scripts), restyle=restyle)
     if recipe == "digitlab":
         params.update({k: v for k, v in hyper.items() if init is None or k not in _ARCHITECTURE})
     card = make_card(model, recipe=recipe, split=split, test_report=metrics.report(split.y_test, probs),
@@ -374,7 +378,8 @@ def load_init(path: str | Path) -> keras.Model:
 
 def _check_arguments(recipe: str, epochs: int, batch_size: int, pen_copies: int, schedule: str,
                      nondigits_per_kind: int = 0, nondigit_scripts: tuple[str, ...] = (), *,
-                     script: str = "western", per_class: int | None = None, init: str | Path | None = None) -> None:
+                     script: str = "western", per_class: int | None = None, init: str | Path | None = None,
+                     restyle: float = 0.0) -> None:
     """Raise ValueError naming the problem: unknown recipe, schedule or script, a count out of range, a missing init model."""
     _check_recipe(recipe)
     scripts.check_name(script)
@@ -390,6 +395,8 @@ def _check_arguments(recipe: str, epochs: int, batch_size: int, pen_copies: int,
         raise ValueError(f"pen_copies: the pen digits are Western digits, for script 'western' only, not {script!r}")
     if per_class is not None and per_class < 1:
         raise ValueError(f"per_class must be None (every image) or 1 or more, got {per_class}")
+    if not 0 <= restyle <= 1:
+        raise ValueError(f"restyle must be a share between 0 and 1, got {restyle!r}")
     if nondigits_per_kind < 0:
         raise ValueError(f"nondigits_per_kind must be 0 (digits only) or more, got {nondigits_per_kind}")
     unknown = sorted(set(nondigit_scripts) - set(nondigits.LOOKALIKE_DIGITS))
@@ -419,18 +426,21 @@ def _augmentation_for(recipe: str, augment: bool | None, augmentation: Augmentat
 def prepare_data(
     data_path: str | Path | None, *, script: str = "western", fraction: float, val_fraction: float, seed: int,
     per_class: int | None = None, pen_copies: int = 0, pen_path: str | Path | None = None,
-    nondigits_per_kind: int = 0, nondigit_scripts: tuple[str, ...] = (),
+    nondigits_per_kind: int = 0, nondigit_scripts: tuple[str, ...] = (), restyle: float = 0.0,
 ) -> Split:
     """Return a script's digits split for training, validation and test as ``scripts.model_data`` splits them.
 
     ``"western"`` is MNIST (found as ``data.find_mnist`` finds it). With ``pen_copies`` > 0, real
     pen digits of the training writers are added to the training images (``pen_training_data``),
-    with ``nondigits_per_kind`` > 0 non-digits (``nondigit_training_data``); validation and test
-    stay the script's own.
+    with ``nondigits_per_kind`` > 0 non-digits (``nondigit_training_data``); ``restyle`` of the
+    script's training images are redrawn first (``style.restyle``). Validation and test stay the
+    script's own.
     """
     d = scripts.model_data(script, data_path, fraction=fraction, per_class=per_class, val_fraction=val_fraction,
                            seed=seed)
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = d.train, d.validation, d.test
+    if restyle:
+        x_train = style.restyle(x_train, restyle, rng=np.random.default_rng(seed))
     pen_info = None
     if pen_copies:
         x_pen, y_pen, pen_info = pen_training_data(pen_path, copies=pen_copies, seed=seed)

@@ -52,6 +52,21 @@ def test_as_pad_drawing_looks_like_the_pad_prepares_a_drawing(mnist):
     assert np.corrcoef(drawn.ravel(), x.ravel().astype(np.float32))[0, 1] > 0.5, "the same shapes"
 
 
+def test_restyle_redraws_the_chosen_share_and_keeps_the_rest():
+    images = np.stack([_bar(8)] * 200)
+    out = style.restyle(images, 0.5, rng=np.random.default_rng(0))
+    assert out.dtype == np.uint8 and out.shape == images.shape and images[0].max() == 255  # the input is untouched
+    changed = (out != images).any(axis=(1, 2))
+    assert 70 < changed.sum() < 130, changed.sum()
+    widths = (out[changed][:, 14] > 127).sum(axis=1)
+    assert widths.max() <= 4 and widths.min() >= 1, "redrawn with a pen of 1.6-3.4 pixels, not the 8-pixel bar"
+    again = style.restyle(images, 0.5, rng=np.random.default_rng(0))
+    assert np.array_equal(out, again), "seeded"
+    assert np.array_equal(style.restyle(images, 0.0, rng=np.random.default_rng(0)), images)
+    with pytest.raises(ValueError, match="share must be between 0 and 1, got 1.5"):
+        style.restyle(images, 1.5, rng=np.random.default_rng(0))
+
+
 @pytest.mark.parametrize("fn, arg, match", [
     (style.skeleton, np.zeros((2, 28, 28)), "one \\(H, W\\) image"),
     (style.redraw, np.zeros((28, 28)), "batch"),

@@ -330,6 +330,7 @@ def test_predictor_reads_a_script_model_as_that_script_only(kannada_model, tmp_p
     (dict(script="kannada", pen_copies=1), "pen digits are Western digits, for script 'western' only"),
     (dict(script="kannada", nondigits_per_kind=1, nondigit_scripts=("kannada",)), "kannada is the script the model"),
     (dict(per_class=0), "per_class must be None"),
+    (dict(restyle=-0.1), "restyle must be a share between 0 and 1"),
     (dict(init="nowhere.keras"), "model file not found: nowhere.keras"),
 ])
 def test_train_refuses_bad_script_arguments(kwargs, match):
