@@ -337,20 +337,27 @@ def read_ood(path: str | os.PathLike) -> ClassGaussians:
 class CalibrationData:
     """The images a model is calibrated with: its own training and validation split, and real pen digits.
 
-    Never its test images: ``mnist_test`` is there only to report the test set's ECE.
+    Never its test images: ``test`` is there only to report the test set's ECE.
     """
 
     source: Path
     train: tuple[np.ndarray, np.ndarray]
-    """MNIST training images and labels of the model's own split: what the Gaussians are fitted to."""
+    """Training images and labels of the model's own split (MNIST's for ``western``): what the Gaussians are fitted to."""
     validation: tuple[np.ndarray, np.ndarray]
-    """MNIST validation images and labels of the model's own split: the temperature and thresholds."""
-    mnist_test: tuple[np.ndarray, np.ndarray]
+    """Validation images and labels of the model's own split: the temperature and thresholds."""
+    test: tuple[np.ndarray, np.ndarray]
     pen_validation: tuple[np.ndarray, np.ndarray] | None = None
     """Real pen digits of ``pen.split_by_writer``'s validation writers drawn as the pad draws, or None."""
     pen_writers: tuple[int, ...] = ()
     nondigits: np.ndarray | None = None
     """MNIST-format non-digits of ``nondigits``' tune part (``tune_nondigits``) to choose the rule on, or None."""
+    script: str = "western"
+    """The script whose digits the model reads (``scripts.SCRIPTS``)."""
+
+    @property
+    def own(self) -> str:
+        """Return the name of the model's own digits in the card's sections: ``"mnist"`` for Western, else the script's."""
+        return "mnist" if self.script == "western" else self.script
 
 
 def tune_nondigits(script: str = "western", *, n_per_kind: int = TUNE_NONDIGITS, seed: int = config.SEED + 1) -> np.ndarray:
@@ -403,21 +410,25 @@ def calibration_data(
         _, val_digits, _ = pen.split_by_writer(pen.load_pen_digits(pen_path), seed=config.SEED)
         pen_val = (pen.prepare(val_digits, pen_width=pen.PEN_WIDTH), val_digits.labels)
         writers = tuple(int(w) for w in np.unique(val_digits.writers))
-    return CalibrationData(source, split.train, split.validation, split.test, pen_val, writers, tune_nondigits(script))
+    return CalibrationData(source, split.train, split.validation, split.test, pen_val, writers, tune_nondigits(script),
+                           script)
 
 
 def calibrate(predictor: RawPredictor, sets: CalibrationData, *, temperature_on: tuple[str, ...] = ("mnist",),
               budgets: dict[str, float] | None = None) -> tuple[dict, ClassGaussians]:
     """Return the card's ``calibration`` section and the Gaussians for ``NAME.ood.json``, fitted on ``sets``.
 
-    The temperature is fitted on the validation images of ``temperature_on`` ("mnist", and
-    "pen" for a mix with the pen validation writers); the Gaussians on the training images'
-    features; the decline thresholds by ``choose_decline`` on the validation sets, within
-    ``budgets`` (default: ``MNIST_MAX_LOST`` of MNIST's right answers, ``MAX_DECLINED`` of the pen digits),
-    declining as many of the tune part's non-digits (``sets.nondigits``) as they allow.
+    The temperature is fitted on the validation images of ``temperature_on`` ("mnist": the model's
+    own digits, MNIST's or its script's; and "pen" for a mix with the pen validation writers); the
+    Gaussians on the training images' features; the decline thresholds by ``choose_decline`` on the
+    validation sets, within ``budgets`` (default: ``MNIST_MAX_LOST`` of the own digits' right
+    answers, ``MAX_DECLINED`` of the pen digits), declining as many of the tune part's non-digits
+    (``sets.nondigits``) as they allow. The sections name the own digits ``sets.own``.
     """
-    raw = {"mnist": predictor.logits_and_features(sets.validation[0])}
-    labels = {"mnist": np.asarray(sets.validation[1])}
+    own = sets.own
+    temperature_on = tuple(own if k == "mnist" else k for k in temperature_on)
+    raw = {own: predictor.logits_and_features(sets.validation[0])}
+    labels = {own: np.asarray(sets.validation[1])}
     if sets.pen_validation is not None:
         raw["pen"] = predictor.logits_and_features(sets.pen_validation[0])
         labels["pen"] = np.asarray(sets.pen_validation[1])
@@ -427,12 +438,12 @@ def calibrate(predictor: RawPredictor, sets: CalibrationData, *, temperature_on:
     temperature = fit_temperature(np.concatenate([raw[k][0] for k in temperature_on]),
                                   np.concatenate([labels[k] for k in temperature_on]))
     gaussians = ClassGaussians.fit(predictor.logits_and_features(sets.train[0])[1], sets.train[1])
-    scores = {k: Scores.of(*raw[k], gaussians, temperature, labels[k] if k == "mnist" else None) for k in raw}
-    budgets = budgets or {"mnist": MNIST_MAX_LOST, "pen": MAX_DECLINED}
+    scores = {k: Scores.of(*raw[k], gaussians, temperature, labels[k] if k == own else None) for k in raw}
+    budgets = {own if k == "mnist" else k: v for k, v in (budgets or {"mnist": MNIST_MAX_LOST, "pen": MAX_DECLINED}).items()}
     tune = None if sets.nondigits is None or not len(sets.nondigits) else Scores.of(
         *predictor.logits_and_features(sets.nondigits), gaussians, temperature)
     rule = choose_decline(scores, {k: budgets[k] for k in scores}, nondigits=tune)
-    test_logits = predictor.logits_and_features(sets.mnist_test[0])[0]
+    test_logits = predictor.logits_and_features(sets.test[0])[0]
 
     def ece_pair(logits, y):
         return {"ece_before": ece(y, softmax(logits)), "ece_after": ece(y, softmax(logits, temperature))}
@@ -443,17 +454,18 @@ def calibrate(predictor: RawPredictor, sets: CalibrationData, *, temperature_on:
                   for k in raw}
     if "pen" in validation:
         validation["pen"].update(writers=list(sets.pen_writers), pen_width=pen.PEN_WIDTH)
-    names = {"mnist": f"MNIST validation split of {sets.source.name} ({len(labels['mnist'])} images)",
+    digits_name = "MNIST" if own == "mnist" else scripts.get(own).display_name
+    names = {own: f"{digits_name} validation split of {sets.source.name} ({len(labels[own])} images)",
              "pen": f"real pen digits of the {len(sets.pen_writers)} validation writers "
                     f"({len(labels.get('pen', ()))} images)"}
     section = {
         "temperature": temperature,
         "fitted_on": " + ".join(names[k] for k in temperature_on),
-        "ece_before": validation["mnist"]["ece_before"],
-        "ece_after": validation["mnist"]["ece_after"],
+        "ece_before": validation[own]["ece_before"],
+        "ece_after": validation[own]["ece_after"],
         "ece_bins": N_BINS,
         "validation": validation,
-        "test": {"mnist": {"images": int(len(test_logits)), **ece_pair(test_logits, sets.mnist_test[1]),
+        "test": {own: {"images": int(len(test_logits)), **ece_pair(test_logits, sets.test[1]),
                            "note": "reported only; nothing is fitted on the test set"}},
         "decline": {
             **rule.to_dict(),
@@ -465,7 +477,7 @@ def calibrate(predictor: RawPredictor, sets: CalibrationData, *, temperature_on:
                 "images": int(len(tune.energy)), "declined": float(np.mean(tune.declined(rule))),
                 "what": f"hand-drawn non-digits of the tune part of digitlab.nondigits (seed {config.SEED + 1}), "
                         "never its test part"},
-            "gaussians_fitted_on": f"MNIST training split of {sets.source.name} ({len(sets.train[1])} images)",
+            "gaussians_fitted_on": f"{digits_name} training split of {sets.source.name} ({len(sets.train[1])} images)",
             "feature_size": int(gaussians.means.shape[1]),
         },
     }

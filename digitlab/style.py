@@ -20,7 +20,7 @@ from digitlab import preprocess, strokes
 from digitlab.config import IMAGE_SIZE
 from digitlab.pen import CANVAS_SIZE, PEN_WIDTH as PAD_PEN_WIDTH
 
-__all__ = ["INK_LEVEL", "MAX_GAP", "PEN_WIDTH", "RESTYLE_WIDTHS", "skeleton", "redraw", "restyle", "as_pad_drawing"]
+__all__ = ["INK_LEVEL", "MAX_GAP", "PEN_WIDTH", "BLOB_RADIUS", "RESTYLE_WIDTHS", "skeleton", "redraw", "restyle", "as_pad_drawing"]
 
 #: Share of an image's brightest ink above which a pixel counts as stroke before thinning.
 INK_LEVEL = 0.35
@@ -28,6 +28,9 @@ INK_LEVEL = 0.35
 MAX_GAP = 3
 #: Pen diameter of ``redraw`` in pixels of a 28x28 image (MNIST's strokes are about 2-3 pixels wide).
 PEN_WIDTH = 2.4
+#: Half-thickness, in pixels of a 28x28 image, above which a part of a digit is a blob rather than a
+#: stroke (Arabic's and Persian's dot of a 0, scaled up by ``to_mnist``, as on the pad): kept as a blob.
+BLOB_RADIUS = 3.0
 #: Range of pen diameters (pixels of a 28x28 image) ``restyle`` draws with: thin pad strokes to MNIST's thick ones.
 RESTYLE_WIDTHS = (1.6, 3.4)
 
@@ -40,6 +43,11 @@ def skeleton(image: np.ndarray, ink_level: float = INK_LEVEL) -> np.ndarray:
     is thinned to one line rather than two, while a loop's hole (a 0, a 6) stays open. An image
     without ink gives an all-False skeleton.
     """
+    return skeletonize(_stroke(image, ink_level))
+
+
+def _stroke(image: np.ndarray, ink_level: float = INK_LEVEL) -> np.ndarray:
+    """Return the (H, W) bool stroke ``skeleton`` thins: ink above ``ink_level`` of the brightest, narrow gaps filled."""
     unit = preprocess.to_unit(np.asarray(image))
     if unit.ndim != 2:
         raise ValueError(f"image must be one (H, W) image, got shape {unit.shape}")
@@ -51,14 +59,29 @@ def skeleton(image: np.ndarray, ink_level: float = INK_LEVEL) -> np.ndarray:
     parts, count = ndimage.label(holes)
     depth = ndimage.maximum(ndimage.distance_transform_edt(holes), parts, range(1, count + 1)) if count else []
     fill = np.isin(parts, 1 + np.flatnonzero(np.asarray(depth) <= MAX_GAP / 2))  # gaps, not a real loop's hole
-    return skeletonize(stroke | fill)
+    return stroke | fill
+
+
+def _bones(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the skeleton and the blobs' discs: (H, W) bool, and (K, 3) rows (y, x, radius) in pixels.
+
+    A skeleton pixel farther than ``BLOB_RADIUS`` from the stroke's edge lies inside a blob; its
+    disc (the medial-axis disc) is kept so the blob is redrawn as a blob, not as the branching
+    tree a filled shape thins to.
+    """
+    stroke = _stroke(image)
+    bones = skeletonize(stroke)
+    depth = ndimage.distance_transform_edt(stroke)
+    ys, xs = np.nonzero(bones & (depth > BLOB_RADIUS))
+    return bones, np.stack([ys, xs, depth[ys, xs]], axis=1).astype(np.float32)
 
 
 def redraw(images: np.ndarray, pen_width: float = PEN_WIDTH) -> np.ndarray:
     """Return (N, 28, 28) float32 images in [0, 1]: each digit's skeleton redrawn with a round pen ``pen_width`` pixels wide.
 
     The pen is anti-aliased like ``strokes.rasterize``'s (coverage ramps over one pixel at its
-    edge). The digit stays where it was; its style (stroke width, outline, blobs) is gone.
+    edge). The digit stays where it was; its style (stroke width, outline) is gone. A blob (a part
+    thicker than ``BLOB_RADIUS``, e.g. the dot of an Arabic 0) stays a blob of its own size.
     """
     images = np.asarray(images)
     if images.ndim != 3:
@@ -66,11 +89,15 @@ def redraw(images: np.ndarray, pen_width: float = PEN_WIDTH) -> np.ndarray:
     if not (np.isfinite(pen_width) and pen_width > 0):
         raise ValueError(f"pen_width must be a positive number, got {pen_width!r}")
     out = np.zeros(images.shape, np.float32)
+    grid = np.indices(images.shape[1:]).reshape(2, -1).T.astype(np.float32)
     for i, image in enumerate(images):
-        bones = skeleton(image)
+        bones, discs = _bones(image)
         if bones.any():
             distance = ndimage.distance_transform_edt(~bones)
             out[i] = np.clip(pen_width / 2 + 0.5 - distance, 0.0, 1.0)
+        if len(discs):
+            reach = discs[:, 2] + 0.5 - np.linalg.norm(grid[:, None] - discs[None, :, :2], axis=2)
+            out[i] = np.maximum(out[i], np.clip(reach.max(axis=1), 0.0, 1.0).reshape(out[i].shape))
     return out
 
 
@@ -79,8 +106,8 @@ def restyle(images: np.ndarray, share: float, *, rng: np.random.Generator,
     """Return a copy of uint8 ``images`` with a random ``share`` of them redrawn (``redraw``) at random pen widths.
 
     Training augmentation that teaches shapes rather than a dataset's style: the chosen images
-    lose their stroke width, outlines and blobs and come back drawn by an even pen of a width
-    drawn uniformly from ``widths``; the others stay as they were.
+    lose their stroke width and outlines and come back drawn by an even pen of a width drawn
+    uniformly from ``widths`` (blobs stay blobs, see ``redraw``); the others stay as they were.
     """
     if not 0 <= share <= 1:
         raise ValueError(f"share must be between 0 and 1, got {share!r}")
@@ -96,17 +123,24 @@ def as_pad_drawing(images: np.ndarray, pen_width: float = PAD_PEN_WIDTH, canvas:
 
     Every skeleton pixel becomes a point of the canvas (``canvas / 28`` pixels apart), joined to
     its skeleton neighbours by the pad's round pen of ``pen_width`` canvas pixels
-    (``strokes.rasterize``); ``preprocess.to_mnist`` then crops, scales and centres it exactly as
-    it does a drawing. An image without ink stays blank.
+    (``strokes.rasterize``); a blob (see ``redraw``) is drawn as the pad draws a dot pressed
+    and scribbled: discs of its own size. ``preprocess.to_mnist`` then crops, scales and centres
+    it exactly as it does a drawing. An image without ink stays blank.
     """
     images = np.asarray(images)
     if images.ndim != 3:
         raise ValueError(f"images must be a batch (N, H, W), got shape {images.shape}")
     out = np.zeros((len(images), IMAGE_SIZE, IMAGE_SIZE), np.float32)
     for i, image in enumerate(images):
-        segments = _skeleton_segments(skeleton(image), canvas / image.shape[0])
+        scale = canvas / image.shape[0]
+        bones, discs = _bones(image)
+        segments = _skeleton_segments(bones, scale)
         if segments:
-            out[i] = preprocess.to_mnist(strokes.rasterize(segments, canvas, pen_width))
+            ink = strokes.rasterize(segments, canvas, pen_width)
+            for y, x, radius in discs:
+                dot = [[(x * scale + scale / 2, y * scale + scale / 2)]]
+                ink = np.maximum(ink, strokes.rasterize(dot, canvas, max(pen_width, 2 * radius * scale)))
+            out[i] = preprocess.to_mnist(ink)
     return out
 
 

@@ -167,7 +167,7 @@ def test_calibration_data_repeats_the_models_split_and_refuses_another_file(untr
     (x_train, _), (x_val, _) = data.train_val_split(x_all, y_all, val_fraction=0.1, seed=42)
     np.testing.assert_array_equal(sets.train[0], x_train)
     np.testing.assert_array_equal(sets.validation[0], x_val)
-    np.testing.assert_array_equal(sets.mnist_test[0], x_test)
+    np.testing.assert_array_equal(sets.test[0], x_test)
     assert sets.pen_validation is None
     other = tmp_path / "other.npz"
     np.savez(other, **{k: v[::-1] for k, v in np.load(fake_npz).items()})
@@ -187,7 +187,7 @@ def test_calibration_data_of_a_script_model_repeats_its_split_without_pen_digits
     sets = cal.calibration_data(card, path)  # use_pen: the pen digits are Western, so none for Persian
     expected = scripts.model_data("persian", path, per_class=5, val_fraction=0.1, seed=7)
     for got, want in ((sets.train, expected.train), (sets.validation, expected.validation),
-                      (sets.mnist_test, expected.test)):
+                      (sets.test, expected.test)):
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
     assert np.bincount(sets.train[1]).tolist() == [5] * 10 and len(sets.validation[1]) == 20
@@ -196,7 +196,10 @@ def test_calibration_data_of_a_script_model_repeats_its_split_without_pen_digits
         cal.calibration_data(card, fake_npz)
     model = model_lib.save_model(model_lib.build_cnn(widths=(4, 8, 8)), tmp_path / "persian.keras", card)
     section, _ = cal.calibrate(predict.Predictor(model, script="persian", calibrated=False), sets)
-    assert set(section["validation"]) == {"mnist"} and section["test"]["mnist"]["images"] == 30
+    assert set(section["validation"]) == {"persian"} and section["test"]["persian"]["images"] == 30
+    assert section["fitted_on"].startswith("Persian validation split of persian.npz (20 images)")
+    assert section["decline"]["budgets"] == {"persian": cal.MNIST_MAX_LOST}
+    assert section["decline"]["gaussians_fitted_on"].startswith("Persian training split")
 
 
 def test_write_calibration_changes_only_the_card_and_fails_before_writing(untrained_model, fake_npz):

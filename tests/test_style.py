@@ -33,7 +33,7 @@ def test_a_hollow_stroke_is_thinned_to_one_line_and_a_loop_stays_open():
 
 
 def test_redraw_gives_the_same_pen_whatever_the_stroke_width():
-    thin, thick = style.redraw(np.stack([_bar(2), _bar(8)]))
+    thin, thick = style.redraw(np.stack([_bar(2), _bar(6)]))
     assert thin.dtype == np.float32 and 0 <= thin.min() and thin.max() <= 1
     widths = [(img[14] > 0.5).sum() for img in (thin, thick)]
     assert widths[0] == widths[1] and 2 <= widths[0] <= 4, widths
@@ -52,14 +52,23 @@ def test_as_pad_drawing_looks_like_the_pad_prepares_a_drawing(mnist):
     assert np.corrcoef(drawn.ravel(), x.ravel().astype(np.float32))[0, 1] > 0.5, "the same shapes"
 
 
+def test_a_blob_stays_a_blob_of_its_own_size():
+    yy, xx = np.mgrid[:28, :28]
+    dot = (((yy - 14) ** 2 + (xx - 14) ** 2) <= 7 ** 2).astype(np.uint8) * 255  # an Arabic 0, scaled up as on the pad
+    redrawn, = style.redraw(dot[None])
+    assert abs(int((redrawn > 0.5).sum()) - int((dot > 0).sum())) < 0.1 * (dot > 0).sum(), "not thinned to a tree"
+    drawn, = style.as_pad_drawing(dot[None])
+    assert (drawn[14, 8:20] > 0.5).all(), "a filled dot on the pad too"
+
+
 def test_restyle_redraws_the_chosen_share_and_keeps_the_rest():
-    images = np.stack([_bar(8)] * 200)
+    images = np.stack([_bar(6)] * 200)
     out = style.restyle(images, 0.5, rng=np.random.default_rng(0))
     assert out.dtype == np.uint8 and out.shape == images.shape and images[0].max() == 255  # the input is untouched
     changed = (out != images).any(axis=(1, 2))
     assert 70 < changed.sum() < 130, changed.sum()
     widths = (out[changed][:, 14] > 127).sum(axis=1)
-    assert widths.max() <= 4 and widths.min() >= 1, "redrawn with a pen of 1.6-3.4 pixels, not the 8-pixel bar"
+    assert widths.max() <= 4 and widths.min() >= 1, "redrawn with a pen of 1.6-3.4 pixels, not the 6-pixel bar"
     again = style.restyle(images, 0.5, rng=np.random.default_rng(0))
     assert np.array_equal(out, again), "seeded"
     assert np.array_equal(style.restyle(images, 0.0, rng=np.random.default_rng(0)), images)
