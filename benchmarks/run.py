@@ -9,8 +9,9 @@ default recipe over several seeds (the time-to-accuracy pair: same data, same se
 latency (``predict`` and ``recognise``), batch throughput (``predict_batch`` against
 ``model.predict``), size, robustness, real pen input, and calibration and declining
 (``digitlab.declining``: non-digits, pages without a digit) of the shipped model. Results are written at the end, each file atomically, so
-an interrupted run leaves the previous results untouched. See benchmarks/README.md for what
-each number means.
+an interrupted run leaves the previous results untouched. RESULTS.md also carries the section of
+benchmarks/other_scripts.py (issue 12) when its scripts_results.json lies in the same folder. See
+benchmarks/README.md for what each number means.
 """
 from __future__ import annotations
 
@@ -42,14 +43,15 @@ from tqdm import tqdm  # noqa: E402
 from digitlab import (  # noqa: E402
     config, data, declining, model as model_lib, nondigits, pen, predict, preprocess, robustness, scripts, train,
 )
-from digitlab.files import atomic_path, write_json_atomic  # noqa: E402
+from digitlab.files import atomic_path, read_json, write_json_atomic  # noqa: E402
 
 __all__ = [
     "Plan", "FULL", "QUICK", "FIRST_RECIPE", "PEN_WIDTHS", "TIME_TO_ACCURACY", "OTHER_SCRIPTS", "Target", "keywords",
     "latencies_ms", "latency_ms", "reference_way", "keras_predict", "throughputs", "robustness_of", "training_numbers",
     "timed_training", "same_wall_epochs", "mean_std", "pen_test_digits", "pen_report", "pen_numbers", "pen_accuracy",
     "card_numbers", "other_script_digits", "batch_numbers", "decline_numbers", "pages_declined", "measure_shipped", "run_reference", "run_digitlab", "run_first_recipe", "time_to_accuracy", "evaluate_targets",
-    "markdown_table", "render_markdown", "machine_info", "git_commit", "build_parser", "plan_for", "out_dir_for", "run",
+    "markdown_table", "render_markdown", "SCRIPTS_JSON", "scripts_markdown", "read_scripts_results", "targets_met",
+    "machine_info", "git_commit", "command_line", "build_parser", "plan_for", "out_dir_for", "run", "write_markdown",
     "write_results", "main",
 ]
 
@@ -67,6 +69,8 @@ PEN_WIDTHS = (10.0, pen.PEN_WIDTH, 28.0)
 KERAS_BATCH = 256
 #: Scripts whose digits join the non-digits (those unlike any Western digit), when their files are found here.
 OTHER_SCRIPTS = tuple(nondigits.LOOKALIKE_DIGITS)
+#: The results of benchmarks/other_scripts.py (issue 12); RESULTS.md adds their section when this file is beside results.json.
+SCRIPTS_JSON = "scripts_results.json"
 
 
 @dataclass(frozen=True)
@@ -505,10 +509,12 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(r: dict, readme: str = "README.md") -> str:
+def render_markdown(r: dict, readme: str = "README.md", scripts_results: dict | None = None) -> str:
     """Return RESULTS.md: machine, command, targets, then accuracy, speed and robustness tables.
 
-    ``readme`` is the link to benchmarks/README.md relative to where RESULTS.md is written.
+    ``readme`` is the link to benchmarks/README.md relative to where RESULTS.md is written;
+    ``scripts_results``, the results of benchmarks/other_scripts.py (``SCRIPTS_JSON``), adds their
+    section "Other scripts (issue 12)" at the end.
     """
     m, d = r["machine"], r["data"]
     head = [
@@ -518,21 +524,33 @@ def render_markdown(r: dict, readme: str = "README.md") -> str:
         f"one run, same data, same machine. How to read and rerun it: [benchmarks/README.md]({readme}).",
         "",
         f"- Command: `{r['command']}` (git {r['git']}, {r['date']}, {r['total_wall_s'] / 60:.0f} min)",
-        f"- Machine: {m['cpu']}, {m['cores']} cores usable, {m['memory_gb']:.0f} GB RAM, "
-        f"load average {m['load_at_start']:.1f} at start (the CPU is shared: timings are noisy)",
+        _machine_line(m),
         f"- Software: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
         f"- Data: `{d['file']}` (sha256 {d['sha256'][:12]}...), {d['train_images']:,} training images "
         f"({r['plan']['fraction']:.0%} used, 10% of them held out for validation), {d['test_images']:,} test images",
     ]
     sections = [_targets_md(r), _accuracy_md(r), _time_md(r), _shipped_md(r), _speed_md(r), _robustness_md(r), _pen_md(r),
                 _declining_md(r)]
+    if scripts_results is not None:
+        sections.append(scripts_markdown(scripts_results))
     return "\n".join(head) + "\n\n" + "\n\n".join(sections) + "\n"
 
 
+def _machine_line(m: dict) -> str:
+    """Return the "- Machine: ..." line of a report from ``machine_info``'s numbers."""
+    return (f"- Machine: {m['cpu']}, {m['cores']} cores usable, {m['memory_gb']:.0f} GB RAM, "
+            f"load average {m['load_at_start']:.1f} at start (the CPU is shared: timings are noisy)")
+
+
 def _targets_md(r: dict) -> str:
+    return "## Targets\n\n" + _targets_table(r["targets"])
+
+
+def _targets_table(targets: Sequence[dict]) -> str:
+    """Return the table of ``Target.report`` rows: target, goal, measured value ("not measured" for nan), PASS or FAIL."""
     rows = [(t["target"], t["goal"], f"{t['value']:,.2f}{t['unit']}" if math.isfinite(t["value"]) else "not measured",
-             "PASS" if t["passed"] else "**FAIL**") for t in r["targets"]]
-    return "## Targets\n\n" + markdown_table(["target", "goal", "measured", "result"], rows)
+             "PASS" if t["passed"] else "**FAIL**") for t in targets]
+    return markdown_table(["target", "goal", "measured", "result"], rows)
 
 
 def _accuracy_md(r: dict) -> str:
@@ -687,6 +705,104 @@ def _scores_md(found_scores: dict) -> str:
     )
 
 
+# --- other scripts (issue 12): the section of benchmarks/other_scripts.py's results ------------
+
+
+def scripts_markdown(s: dict) -> str:
+    """Return the section "Other scripts (issue 12)" of RESULTS.md from other_scripts.py's results (``SCRIPTS_JSON``).
+
+    Its own command line, its targets, each script's shipped model, the data-efficiency table
+    and how the Western model takes the other scripts' digits.
+    """
+    plan = s["plan"]
+    head = [
+        "## Other scripts (issue 12)" + (" (quick run: reduced, not comparable)" if s["quick"] else ""),
+        "",
+        "Each other script's shipped model, what fine-tuning from the MNIST model saves, and how the Western model "
+        "takes those scripts' digits: a separate run of `benchmarks/other_scripts.py` (how to read it: "
+        "benchmarks/README.md, \"Other scripts\").",
+        "",
+        f"- Command: `{s['command']}` (git {s['git']}, {s['date']}, {s['total_wall_s'] / 60:.0f} min)",
+        _machine_line(s["machine"]),
+        "- Data: " + ", ".join(f"{scripts.get(n).display_name} `{d['file']}` (sha256 {d['sha256'][:12]}..., "
+                               f"{d['test_images']:,} test images)" for n, d in s["data"].items()),
+    ]
+    sections = ["### Targets (issue 12)\n\n" + _targets_table(s["targets"]), _script_models_md(s["models"], plan),
+                _efficiency_md(s["efficiency"], plan), _western_md(s["western"], s["western_model"]),
+                _any_script_md(s["any_script"])]
+    return "\n".join(head) + "\n\n" + "\n\n".join(sections)
+
+
+def _percent(value: float | None, form: str = "{:.2%}") -> str:
+    """Return ``value`` as a percentage, or "-" for None or nan (not measured)."""
+    return "-" if value is None or not math.isfinite(value) else form.format(value)
+
+
+def _script_models_md(models: dict, plan: dict) -> str:
+    rows = []
+    for name, m in models.items():
+        display = scripts.get(name).display_name
+        if not m["found"]:
+            rows.append((display, f"`{m['path']}`: not found, not measured", *("-",) * 7))
+            continue
+        start = f"`{m['init_model']}`" if m["init_model"] else "from scratch"
+        rows.append((display, f"`{m['path']}`", f"{m['size_mb']:.2f} MB", start, _percent(m["val_accuracy"]),
+                     f"{m['test_images']:,}", _percent(m["test_accuracy"]), _percent(m["ece"]),
+                     _percent(m["pad_accuracy"])))
+    return ("### Each script's shipped model\n\nTest accuracy and ECE (15 bins, top class, the card's calibrated "
+            "probabilities) on the script's held-out test split, through `Predictor(script=...).predict_batch`; "
+            "validation accuracy as its card's calibration measured it; \"pad-like\": a seeded sample of "
+            f"{plan['pad_drawings']:,} test images of each script redrawn as the pad draws (`style.as_pad_drawing`).\n\n"
+            + markdown_table(["script", "model", "size", "fine-tuned from", "validation (card)", "test images",
+                              "test accuracy", "ECE", "pad-like"], rows))
+
+
+def _efficiency_md(curves: dict, plan: dict) -> str:
+    rows = []
+    for name, c in curves.items():
+        display = scripts.get(name).display_name
+        rows += [(display, p["per_class"], _percent(p["fine_tuned"]), _percent(p["scratch"]),
+                  f"{100 * p['gain']:+.1f}") for p in c["points"]]
+        rows += [(display, n, "-", "-", f"not trained: {why}") for n, why in c["skipped"]]
+    first = next(iter(curves.values()), {"init": "?", "epochs": plan["epochs"], "seed": config.SEED})
+    return ("### Data efficiency\n\nFor each number of training images per digit (`scripts.take_per_class`, seed "
+            f"{first['seed']}), one model fine-tuned from `{first['init']}` and one trained from scratch on the same "
+            f"images, {first['epochs']} epoch{'s' * (first['epochs'] != 1)} each (`transfer.efficiency_curve`), both "
+            f"measured on the script's test split. Target: a gain of at least 5 points at {plan['target_size']} "
+            "images per digit.\n\n" + markdown_table(["script", "images per digit", "fine-tuned", "from scratch",
+                                                       "gain (points)"], rows))
+
+
+def _western_md(sets: dict, model: dict) -> str:
+    rows = [(scripts.get(name).display_name, f"{w['images']:,}", _percent(w["read_right"], "{:.1%}"),
+             _percent(w["sure_and_wrong"], "{:.1%}"), _percent(w["declined"], "{:.1%}"),
+             _percent(w["named_wrong"], "{:.1%}")) for name, w in sets.items()]
+    return ("### The Western model on other scripts' digits\n\nThe shipped MNIST model (`" + model["path"] + "`), as "
+            "the pad set to Western digits reads a digit of another script: \"read right\" names the value the digit "
+            "means; \"declined\" by its card's rule (not a digit, unsure; as `recognise` declines, from each image's "
+            "scores); \"named a wrong digit\": neither read right nor declined, what a user would be told wrongly. "
+            "Reported, no target.\n\n"
+            + markdown_table(["script", "test images", "read right", f"wrong and >= {model['sure']:.0%} sure",
+                              "declined", "named a wrong digit"], rows))
+
+
+def _any_script_md(a: dict) -> str:
+    state = (f"{_percent(a['mix_read_right'])} read right on a mix of all six scripts' test digits, "
+             f"{_percent(a['mnist_test_accuracy'])} on the MNIST test set" if a["found"] else "not built yet")
+    return f"### The any-script model\n\n`{a['path']}`: {state}. {a['note']}".rstrip()
+
+
+def read_scripts_results(out_dir: Path) -> dict | None:
+    """Return the results of benchmarks/other_scripts.py saved in ``out_dir`` (``SCRIPTS_JSON``), or None if there are none."""
+    return read_json(Path(out_dir) / SCRIPTS_JSON) or None
+
+
+def targets_met(results: dict | None, scripts_results: dict | None = None) -> tuple[int, int]:
+    """Return (targets met, targets) over this benchmark's results and other_scripts.py's, either of them None."""
+    targets = [t for r in (results, scripts_results) if r for t in r["targets"]]
+    return sum(t["passed"] for t in targets), len(targets)
+
+
 # --- run ----------------------------------------------------------------------------------------
 
 
@@ -714,6 +830,11 @@ def git_commit() -> str:
         return out.stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def command_line() -> str:
+    """Return this process's command as a user would type it from the repository root: ``python benchmarks/run.py --quick``."""
+    return "python " + shlex.join([os.path.relpath(sys.argv[0], config.REPO_ROOT), *sys.argv[1:]])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -769,7 +890,7 @@ def run(args: argparse.Namespace) -> dict:
     log(f"measuring the shipped model {args.model}")  # last: speed is timed once training is over
     shipped = measure_shipped(args.model, x_test, y_test, drawings, prepared, pen_digits, marks, pages, plan)
     results = {
-        "command": "python " + shlex.join([os.path.relpath(sys.argv[0], config.REPO_ROOT), *sys.argv[1:]]),
+        "command": command_line(),
         "quick": args.quick, "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "git": git_commit(), "machine": machine_info(), "plan": asdict(plan),
         "data": {"file": source.name, "sha256": data.sha256(source), "train_images": len(x_train), "test_images": len(x_test)},
@@ -787,14 +908,22 @@ def run(args: argparse.Namespace) -> dict:
     return results
 
 
-def write_results(results: dict, out_dir: Path) -> tuple[Path, Path]:
-    """Return the paths of results.json and RESULTS.md after writing both atomically into ``out_dir``."""
-    json_path = write_json_atomic(out_dir / "results.json", results)
+def write_markdown(results: dict, out_dir: Path) -> Path:
+    """Return the path of RESULTS.md after writing it atomically into ``out_dir`` from ``results``.
+
+    The section of other_scripts.py's results (issue 12) is added when ``SCRIPTS_JSON`` is in ``out_dir``.
+    """
     md_path = out_dir / "RESULTS.md"
-    text = render_markdown(results, readme=os.path.relpath(HERE / "README.md", out_dir))
+    text = render_markdown(results, readme=os.path.relpath(HERE / "README.md", out_dir),
+                           scripts_results=read_scripts_results(out_dir))
     with atomic_path(md_path) as tmp:
         tmp.write_text(text)
-    return json_path, md_path
+    return md_path
+
+
+def write_results(results: dict, out_dir: Path) -> tuple[Path, Path]:
+    """Return the paths of results.json and RESULTS.md after writing both atomically into ``out_dir``."""
+    return write_json_atomic(out_dir / "results.json", results), write_markdown(results, out_dir)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -808,8 +937,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"benchmark: error: {exc}", file=sys.stderr)
         return 2
     paths = write_results(results, out_dir)
-    passed = sum(t["passed"] for t in results["targets"])
-    log(f"{passed}/{len(results['targets'])} targets met; wrote {paths[0]} and {paths[1]}")
+    scripts_results = read_scripts_results(out_dir)
+    passed, total = targets_met(results, scripts_results)
+    also = f" (with issue 12's from {SCRIPTS_JSON})" if scripts_results else ""
+    log(f"{passed}/{total} targets met{also}; wrote {paths[0]} and {paths[1]}")
     return 0
 
 

@@ -499,3 +499,231 @@ def test_quick_run_trains_the_time_pair_and_writes_every_new_row(bench, tmp_path
     for section in ("## Time to 99.6%", "## Shipped model", "## Real pen input", "`model.predict(x, batch_size=256)`",
                     "## Knowing when it doesn't know"):
         assert section in md
+
+
+# --- benchmarks/other_scripts.py (issue 12) ---------------------------------------------------------
+
+OTHER_SCRIPTS = config.REPO_ROOT / "benchmarks" / "other_scripts.py"
+
+
+@pytest.fixture(scope="module")
+def osb(bench):
+    """benchmarks/other_scripts.py as a module; it shares ``bench``'s copy of run.py (its helpers and ``Target``)."""
+    spec = importlib.util.spec_from_file_location("benchmark_other_scripts", OTHER_SCRIPTS)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    assert module.bench is bench
+    yield module
+    del sys.modules[spec.name]
+
+
+def script_model(size_mb: float = 3.6, accuracy: float = 0.995) -> dict:
+    """A script's shipped model as ``script_model_numbers`` reports it, fine-tuned from the MNIST model."""
+    return {"path": "models/x_cnn.keras", "found": True, "size_mb": size_mb, "test_images": 2000,
+            "test_accuracy": accuracy, "ece": 0.004, "init_model": "digitlab_cnn.keras", "val_accuracy": 0.992,
+            "card_test_accuracy": accuracy, "pad_images": 1000, "pad_accuracy": 0.97}
+
+
+def curve(gain: float, per_class: int = 100) -> dict:
+    """An efficiency curve as ``efficiency_numbers`` reports it: one point, the fine-tuned model ``gain`` ahead."""
+    return {"init": "digitlab_cnn.keras", "epochs": 15, "seed": 42, "test_images": 2000, "skipped": [],
+            "points": [{"per_class": per_class, "images_per_class": float(per_class), "fine_tuned": 0.9 + gain,
+                        "scratch": 0.9, "gain": gain}]}
+
+
+@pytest.fixture
+def scripts_results(osb) -> dict:
+    """Complete results of other_scripts.py in which every target of the five scripts is met (the any-script model is not built)."""
+    names = osb.NAMES
+    western = {"images": 2000, "read_right": 0.2, "sure_and_wrong": 0.25, "declined": 0.64, "named_wrong": 0.27}
+    return {
+        "command": "python benchmarks/other_scripts.py", "quick": False, "date": "2026-11-27T00:00:00+00:00",
+        "git": "def5678", "machine": {"cpu": "Test CPU 9000", "cores": 2, "memory_gb": 24.0, "load_at_start": 1.0,
+                                     "versions": {"python": "3.11"}},
+        "plan": {"pad_drawings": 1000, "sizes": [100], "target_size": 100, "epochs": 15}, "total_wall_s": 1200.0,
+        "data": {n: {"file": f"{n}.npz", "sha256": "c" * 64, "train_images": 8000, "test_images": 2000} for n in names},
+        "models": {n: script_model(accuracy=osb.GOALS[n] / 100) for n in names},
+        "efficiency": {n: curve(0.1) for n in names},
+        "western_model": {"path": "models/digitlab_cnn.keras", "sure": 0.9}, "western": {n: dict(western) for n in names},
+        "any_script": osb.any_script_numbers(config.REPO_ROOT / "models" / "no_such_any_script_cnn.keras", {}),
+    }
+
+
+def scripts_targets(osb, s: dict) -> dict[str, dict]:
+    return {t["target"]: t for t in osb.evaluate_targets(s)}
+
+
+def test_scripts_targets_pass_from_their_values(osb, scripts_results):
+    targets = scripts_targets(osb, scripts_results)
+    assert len(targets) == 5 * 2 + 5 + 2
+    failing = [name for name, t in targets.items() if not t["passed"]]
+    assert failing == ["any-script model reads the right value on a mix of all six", "any-script model on the MNIST test set"]
+    assert targets["Kannada model test accuracy"]["goal"] == ">= 98.5%" and targets["Kannada model test accuracy"]["passed"]
+    assert targets["Bengali model test accuracy"]["goal"] == ">= 97%"
+    assert targets["Tibetan model size on disk"]["goal"] == "<= 5 MB"
+    gain = targets["Arabic (Eastern Arabic-Indic): fine-tuned vs from scratch, 100 images per digit"]
+    assert gain["goal"] == ">= +5 points" and gain["value"] == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize("change, failing", [
+    (lambda s: s["models"]["persian"].update(test_accuracy=0.989), "Persian model test accuracy"),
+    (lambda s: s["models"]["bengali"].update(test_accuracy=0.969), "Bengali model test accuracy"),
+    (lambda s: s["models"]["arabic"].update(size_mb=5.1), "Arabic (Eastern Arabic-Indic) model size on disk"),
+    (lambda s: s["efficiency"].update(tibetan=curve(0.049)), "Tibetan: fine-tuned vs from scratch, 100 images per digit"),
+    (lambda s: s["efficiency"].update(kannada=curve(0.2, per_class=30)),  # the target size is missing from the curve
+     "Kannada: fine-tuned vs from scratch, 100 images per digit"),
+])
+def test_each_missed_scripts_goal_fails_its_target_only(osb, scripts_results, change, failing):
+    change(scripts_results)
+    failed = [name for name, t in scripts_targets(osb, scripts_results).items() if not t["passed"]]
+    assert failed == [failing, "any-script model reads the right value on a mix of all six",
+                      "any-script model on the MNIST test set"]
+
+
+def test_a_missing_script_model_is_not_measured_and_fails(osb, bench, scripts_results, tmp_path):
+    missing = osb.script_model_numbers("tibetan", tmp_path / "tibetan_cnn.keras", (np.zeros((2, 28, 28)), np.zeros(2)), 5)
+    assert missing["found"] is False and missing["path"].endswith("tibetan_cnn.keras")
+    scripts_results["models"]["tibetan"] = missing
+    targets = scripts_targets(osb, scripts_results)
+    for name in ("Tibetan model test accuracy", "Tibetan model size on disk"):
+        assert np.isnan(targets[name]["value"]) and not targets[name]["passed"]
+    md = bench.scripts_markdown({**scripts_results, "targets": osb.evaluate_targets(scripts_results)})
+    assert "| Tibetan model test accuracy | >= 99% | not measured | **FAIL** |" in md
+    assert f"| Tibetan | `{missing['path']}`: not found, not measured | - |" in md
+
+
+def test_the_any_script_model_waits_for_its_measurement(osb, tmp_path):
+    for path in (tmp_path / "any_script_cnn.keras", OTHER_SCRIPTS):  # missing, and a file that exists
+        out = osb.any_script_numbers(path, {"kannada": (np.zeros((1, 28, 28)), np.zeros(1))})
+        assert np.isnan(out["mix_read_right"]) and np.isnan(out["mnist_test_accuracy"])
+        assert out["found"] is path.exists() and out["scripts"] == 2
+    assert "not written yet" in out["note"]
+
+
+def test_scripts_markdown_section(osb, bench, scripts_results):
+    scripts_results["models"]["kannada"]["init_model"] = None
+    scripts_results["efficiency"]["bengali"]["skipped"] = [[1000, "the training part has only 700 images of digit 3"]]
+    md = bench.scripts_markdown({**scripts_results, "targets": osb.evaluate_targets(scripts_results)})
+    assert md.startswith("## Other scripts (issue 12)\n")
+    assert "`python benchmarks/other_scripts.py` (git def5678, 2026-11-27T00:00:00+00:00, 20 min)" in md
+    for heading in ("### Targets (issue 12)", "### Each script's shipped model", "### Data efficiency",
+                    "### The Western model on other scripts' digits", "### The any-script model"):
+        assert heading in md
+    assert "| Persian model test accuracy | >= 99% | 99.00% | PASS |" in md
+    assert ("| Persian | `models/x_cnn.keras` | 3.60 MB | `digitlab_cnn.keras` | 99.20% | 2,000 | 99.00% | 0.40% "
+            "| 97.00% |") in md
+    assert "| Kannada | `models/x_cnn.keras` | 3.60 MB | from scratch |" in md
+    assert "| Tibetan | 100 | 100.00% | 90.00% | +10.0 |" in md
+    assert "| Bengali | 1000 | - | - | not trained: the training part has only 700 images of digit 3 |" in md
+    assert "15 epochs each" in md and "at least 5 points at 100 images per digit" in md
+    assert "| Kannada | 2,000 | 20.0% | 25.0% | 64.0% | 27.0% |" in md and "wrong and >= 90% sure" in md
+    assert "`models/no_such_any_script_cnn.keras`: not built yet." in md
+
+
+def test_results_md_holds_the_scripts_section_when_its_results_are_beside(osb, bench, results, scripts_results, tmp_path):
+    results["targets"] = bench.evaluate_targets(results)
+    scripts_results["targets"] = osb.evaluate_targets(scripts_results)
+    bench.write_results(results, tmp_path)
+    assert "## Other scripts (issue 12)" not in (tmp_path / "RESULTS.md").read_text()
+    assert bench.targets_met(results, bench.read_scripts_results(tmp_path)) == (27, 27)
+
+    before = (tmp_path / "results.json").read_text()
+    json_path, md_path = osb.write_results(scripts_results, tmp_path)  # renders RESULTS.md again from results.json
+    assert json_path == tmp_path / "scripts_results.json" and (tmp_path / "results.json").read_text() == before
+    md = md_path.read_text()
+    assert md.startswith("# Benchmark results\n") and md.index("## Targets") < md.index("## Other scripts (issue 12)")
+    assert "| Tibetan model size on disk | <= 5 MB | 3.60 MB | PASS |" in md
+    assert bench.targets_met(results, bench.read_scripts_results(tmp_path)) == (27 + 15, 27 + 17)
+    bench.write_results(results, tmp_path)  # and run.py keeps it
+    assert "## Other scripts (issue 12)" in (tmp_path / "RESULTS.md").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["RESULTS.md", "results.json", "scripts_results.json"]
+
+
+def test_scripts_results_alone_make_a_results_md_of_their_own(osb, scripts_results, tmp_path):
+    scripts_results["targets"] = osb.evaluate_targets(scripts_results)
+    _, md_path = osb.write_results(scripts_results, tmp_path)
+    md = md_path.read_text()
+    assert md.startswith("# Benchmark results\n") and "## Other scripts (issue 12)" in md and "## Targets\n" not in md
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["RESULTS.md", "scripts_results.json"]
+
+
+def test_scripts_plan_and_out_dir(osb, bench, tmp_path):
+    parse = osb.build_parser().parse_args
+    assert osb.plan_for(parse([])) == osb.FULL and osb.FULL.sizes == (100,) and osb.FULL.pad_drawings == 1000
+    assert osb.plan_for(parse(["--quick"])) == osb.QUICK and osb.QUICK.epochs == 1
+    assert osb.plan_for(parse(["--sizes", "1000", "10", "30"])).sizes == (10, 30, 100, 1000)  # 100 carries the target
+    assert osb.plan_for(parse(["--quick", "--sizes", "30"])).sizes == (10, 30)
+    with pytest.raises(ValueError, match="--sizes"):
+        osb.plan_for(parse(["--sizes", "0"]))
+    assert osb.out_dir_for(parse(["--quick"])) == bench.QUICK_DIR and osb.out_dir_for(parse([])) == SCRIPT.parent
+    assert osb.out_dir_for(parse(["--quick", "--out-dir", str(tmp_path)])) == tmp_path
+    assert parse([]).scripts == list(osb.NAMES) == ["kannada", "persian", "arabic", "bengali", "tibetan"]
+
+
+def test_pad_sample_is_seeded_and_in_order(osb):
+    chosen = osb.pad_sample(np.zeros((50, 28, 28)), 10)
+    assert len(chosen) == 10 and np.all(np.diff(chosen) > 0)
+    assert chosen.tolist() == osb.pad_sample(np.zeros((50, 28, 28)), 10).tolist()
+    assert osb.pad_sample(np.zeros((3, 28, 28)), 10).tolist() == [0, 1, 2]
+
+
+class Uncalibrated:
+    """A stand-in Western predictor without a decline rule that answers digit 1 for everything."""
+
+    temperature, rule, gaussians = 1.0, None, None
+
+    def logits_and_features(self, x):
+        logits = np.zeros((len(x), 10), np.float32)
+        logits[:, 1] = 5.0
+        return logits, np.zeros((len(x), 4), np.float32)
+
+
+def test_western_numbers_without_a_rule_decline_nothing(osb):
+    out = osb.western_numbers(Uncalibrated(), np.zeros((4, 28, 28)), np.array([1, 1, 2, 3]))
+    assert out == {"images": 4, "read_right": 0.5, "sure_and_wrong": 0.5, "declined": None, "named_wrong": 0.5}
+
+
+@pytest.mark.slow
+def test_western_numbers_of_the_shipped_model_on_kannada_digits(osb, shipped_model):
+    x, y = osb.script_test_sets(["kannada"])["kannada"].test
+    predictor = predict.Predictor(shipped_model)
+    out = osb.western_numbers(predictor, x[:200], y[:200])
+    assert out["images"] == 200 and out["declined"] is not None
+    assert out["read_right"] == pytest.approx(np.mean(predictor.predict_batch(x[:200]).argmax(1) == y[:200]))
+    assert out["named_wrong"] <= min(1 - out["read_right"], 1 - out["declined"]) + 1e-9
+    assert 0 < out["declined"] <= 1  # the issue: a Kannada digit on the Western pad should be declined
+
+
+def test_scripts_missing_western_model_or_data_is_one_error_line_and_writes_nothing(osb, tmp_path, capsys):
+    out = tmp_path / "out"
+    for args, named in ((["--model", str(tmp_path / "nope.keras")], "nope.keras"),
+                        (["--scripts-data", str(tmp_path / "nowhere")], "nowhere")):
+        assert osb.main(["--quick", "--out-dir", str(out), "--scripts", "arabic", *args]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and named in err[0] and err[0].startswith("other_scripts: error: ")
+        assert list(out.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_scripts_quick_run_end_to_end(osb, monkeypatch, tmp_path, capsys):
+    """A tiny quick run on Arabic: a stand-in Arabic model, 2 images per digit for 1 epoch, 3 pad drawings."""
+    monkeypatch.setattr(osb, "QUICK", osb.Plan(pad_drawings=3, sizes=(2,), target_size=2, epochs=1))
+    models = tmp_path / "models"
+    model_lib.save_model(model_lib.build_reference_cnn(), models / "arabic_cnn.keras", {"script": "arabic"})
+    out = tmp_path / "out"
+    assert osb.main(["--quick", "--out-dir", str(out), "--scripts", "arabic", "--models-dir", str(models)]) == 0
+    s = json.loads((out / "scripts_results.json").read_text())
+    assert s["quick"] and list(s["models"]) == list(s["efficiency"]) == list(s["western"]) == ["arabic"]
+    model = s["models"]["arabic"]
+    assert model["found"] and model["pad_images"] == 3 and model["init_model"] is None and model["val_accuracy"] is None
+    assert 0 <= model["test_accuracy"] <= 1 and model["test_images"] == s["data"]["arabic"]["test_images"] > 0
+    assert [p["per_class"] for p in s["efficiency"]["arabic"]["points"]] == [2]
+    assert s["western"]["arabic"]["declined"] is not None and np.isnan(s["any_script"]["mix_read_right"])
+    assert [t["target"] for t in s["targets"]] == [
+        "Arabic (Eastern Arabic-Indic) model test accuracy", "Arabic (Eastern Arabic-Indic) model size on disk",
+        "Arabic (Eastern Arabic-Indic): fine-tuned vs from scratch, 2 images per digit",
+        "any-script model reads the right value on a mix of all six", "any-script model on the MNIST test set"]
+    md = (out / "RESULTS.md").read_text()
+    assert "## Other scripts (issue 12) (quick run: reduced, not comparable)" in md
+    assert "issue-12 targets met" in capsys.readouterr().out
