@@ -389,8 +389,10 @@ def calibration_data(
     The card names the script (``western``, MNIST, when it names none) and the file, which must
     be the same (same SHA-256): another file would put training images into the validation
     split. The split is ``scripts.model_data``'s, as ``train.prepare_data`` made it (``fraction``,
-    ``per_class``, ``val_fraction`` and ``seed`` from the card's parameters). With ``use_pen``, for
-    a Western model, the validation writers' pen digits are drawn at the pad's pen
+    ``per_class``, ``val_fraction`` and ``seed`` from the card's parameters). The any-script model
+    (``scripts.ANY``) is checked against each script's file (``data_path`` names MNIST's) and
+    calibrated on the ten values, its labels taken modulo 10. With ``use_pen``, for a Western or
+    any-script model, the validation writers' pen digits are drawn at the pad's pen
     (``pen.prepare``; the file found by ``pen.find_pen_digits(pen_path)``); the pen digits are
     Western digits, so other scripts' models get none.
     """
@@ -399,14 +401,23 @@ def calibration_data(
         raise ValueError("the model card does not say what the model was trained on (training_data.sha256, "
                          "parameters.val_fraction and seed); only models saved by `digitlab train` can be calibrated")
     script = scripts.card_script(card)
-    source = scripts.find_digits(script, data_path)
-    if data.sha256(source) != trained_on["sha256"]:
-        raise ValueError(f"{source} is not the file the model was trained on ({trained_on.get('source_file')}, "
-                         f"SHA-256 {trained_on['sha256'][:12]}...): pass that file with --data")
-    split = scripts.model_data(script, source, fraction=params.get("fraction", 1.0), per_class=params.get("per_class"),
-                               val_fraction=params["val_fraction"], seed=params["seed"])
+    sources = {"western" if script == scripts.ANY else script: scripts.find_digits(
+        "western" if script == scripts.ANY else script, data_path)}
+    if script == scripts.ANY:  # every other script's file as find_digits finds it
+        sources |= {name: scripts.find_digits(name) for name in scripts.SCRIPTS[1:]}
+    for name, source in sources.items():
+        wanted = (trained_on.get("sources") or {}).get(name, trained_on)
+        if data.sha256(source) != wanted["sha256"]:
+            raise ValueError(f"{source} is not the file the model was trained on ({wanted.get('source_file')}, "
+                             f"SHA-256 {wanted['sha256'][:12]}...): pass that file with --data")
+    split = scripts.model_data(script, next(iter(sources.values())), fraction=params.get("fraction", 1.0),
+                               per_class=params.get("per_class"), val_fraction=params["val_fraction"], seed=params["seed"])
+    source = split.source
+    if script == scripts.ANY:  # calibrated on the ten values, as Predictor reads them
+        split = scripts.ModelData(split.source, *((x, y % NUM_CLASSES) for x, y in (split.train, split.validation,
+                                                                                      split.test)), split.sources)
     pen_val, writers = None, ()
-    if use_pen and script == "western":
+    if use_pen and script in ("western", scripts.ANY):
         _, val_digits, _ = pen.split_by_writer(pen.load_pen_digits(pen_path), seed=config.SEED)
         pen_val = (pen.prepare(val_digits, pen_width=pen.PEN_WIDTH), val_digits.labels)
         writers = tuple(int(w) for w in np.unique(val_digits.writers))
@@ -454,8 +465,9 @@ def calibrate(predictor: RawPredictor, sets: CalibrationData, *, temperature_on:
                   for k in raw}
     if "pen" in validation:
         validation["pen"].update(writers=list(sets.pen_writers), pen_width=pen.PEN_WIDTH)
-    digits_name = "MNIST" if own == "mnist" else scripts.get(own).display_name
-    names = {own: f"{digits_name} validation split of {sets.source.name} ({len(labels[own])} images)",
+    digits_name = {"mnist": "MNIST", scripts.ANY: "every script's"}.get(own) or scripts.get(own).display_name
+    files = "the six scripts' files" if own == scripts.ANY else sets.source.name
+    names = {own: f"{digits_name} validation split of {files} ({len(labels[own])} images)",
              "pen": f"real pen digits of the {len(sets.pen_writers)} validation writers "
                     f"({len(labels.get('pen', ()))} images)"}
     section = {
@@ -477,7 +489,7 @@ def calibrate(predictor: RawPredictor, sets: CalibrationData, *, temperature_on:
                 "images": int(len(tune.energy)), "declined": float(np.mean(tune.declined(rule))),
                 "what": f"hand-drawn non-digits of the tune part of digitlab.nondigits (seed {config.SEED + 1}), "
                         "never its test part"},
-            "gaussians_fitted_on": f"{digits_name} training split of {sets.source.name} ({len(sets.train[1])} images)",
+            "gaussians_fitted_on": f"{digits_name} training split of {files} ({len(sets.train[1])} images)",
             "feature_size": int(gaussians.means.shape[1]),
         },
     }

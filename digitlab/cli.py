@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                  "$DIGITLAB_DATA's folder, data/NAME.npz, else download); see README")
 
     t = sub.add_parser("train", help="train a CNN and save it with its history and card")
-    _add_script(t, "whose digits to learn")
+    _add_script(t, "whose digits to learn ('any': every script's at once, one class per script and digit; "
+                   "--data then names MNIST's file)", any_ok=True)
     t.add_argument("--init", type=Path, metavar="MODEL",
                    help="fine-tune this .keras model (e.g. models/digitlab_cnn.keras, the shipped MNIST model): its "
                         "architecture and weights are kept and every layer is trained, at a lower peak learning rate "
@@ -122,14 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "e.g. 0.5 for other scripts (default 0)")
 
     e = sub.add_parser("evaluate", help="accuracy, per-class scores and confusion matrix on the test set")
-    _add_script(e, "whose test split to read (load_digits' held-out split; MNIST's test set for western)")
+    _add_script(e, "whose test split to read (load_digits' held-out split; MNIST's test set for western; "
+                   "'any': every script's)", any_ok=True)
     e.add_argument("--model", type=Path, help="model file (default: the script's shipped model)")
     e.add_argument("--data", type=Path, help=data_help)
     e.add_argument("--json", action="store_true", help="print one JSON object")
 
     c = sub.add_parser("calibrate", help="fit calibrated confidence and the 'not a digit' rule on validation data; "
                                          "store them in the model's card")
-    _add_script(c, "whose model to calibrate")
+    _add_script(c, "whose model to calibrate", any_ok=True)
     c.add_argument("--model", type=Path, help="model file (default: the script's shipped model); only its card is "
                                               "rewritten")
     c.add_argument("--data", type=Path, help="the file the model was trained on (its card names it; found as "
@@ -144,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="predict the digit in image files (PNG/JPEG, any size or polarity)")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    _add_script(p, "whose digits to read; 'any' for the model that reads every script (not trained yet)", any_ok=True)
+    _add_script(p, "whose digits to read; 'any' for the model that reads every script", any_ok=True)
     p.add_argument("--model", type=Path, help="model file (default: the script's shipped model)")
     p.add_argument("--json", action="store_true", help="print one JSON object per file")
     return parser
@@ -203,7 +205,7 @@ def check_args(args: argparse.Namespace) -> None:
         if not args.no_pen:
             pen.given_pen_file(args.pen_data, name="--pen-data")
     if args.command != "predict":  # a named --data, or the script's environment variable, must exist
-        scripts.given_digits_source(args.script, args.data, name="--data")
+        scripts.given_digits_source("western" if args.script == "any" else args.script, args.data, name="--data")
 
 
 def _check_train_args(args: argparse.Namespace) -> None:
@@ -216,10 +218,13 @@ def _check_train_args(args: argparse.Namespace) -> None:
             files.check_model_path(args.init)
         except ValueError as exc:
             raise ValueError(f"--init: {exc}") from None
-    if args.pen_copies and args.script != "western":
+    if args.pen_copies and args.script not in ("western", "any"):
         raise ValueError(f"--pen-copies: the pen digits are Western digits; they cannot train a {args.script} model")
     if args.pen_copies or args.pen_data:  # a named pen file (or $DIGITLAB_PEN) must exist
         pen.given_pen_file(args.pen_data, name="--pen-data")
+    if args.script == "any" and args.non_digit_scripts:
+        raise ValueError("--non-digit-scripts: the any-script model reads every script's digits; none can be "
+                         "non-digits")
     if args.script in args.non_digit_scripts:
         raise ValueError(f"--non-digit-scripts: {args.script} is the script the model learns; its digits cannot be "
                          "non-digits")
@@ -263,7 +268,7 @@ def _train(args: argparse.Namespace) -> int:
           f"{card['wall_time_s']:.0f} s")
     if args.no_calibrate:
         return 0
-    use_pen = args.script == "western"
+    use_pen = args.script in ("western", "any")
     try:
         _calibrate_model(result.path, script=args.script, data_path=args.data, pen_path=args.pen_data, use_pen=use_pen,
                          temperature_on=("mnist",))
@@ -292,16 +297,25 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     _, (x_test, y_test) = scripts.load_digits(args.script, args.data)  # before the model: bad data is reported at once
     predictor = predict.Predictor(args.model, script=args.script)
-    report = metrics.report(y_test, predictor.predict_batch(x_test))
+    probabilities = predictor.predict_batch(x_test)
+    report = metrics.report(y_test % 10, probabilities)  # the any-script model: the values read
+    if args.script == "any":
+        right, script_of = probabilities.argmax(axis=1) == y_test % 10, y_test // 10
+        report["script_accuracy"] = float((predictor.scripts_read(x_test) == script_of).mean())
+        report["by_script"] = {name: float(right[script_of == i].mean()) for i, name in enumerate(scripts.SCRIPTS)}
     if args.json:
         print(json.dumps({"model": str(predictor.model_path), "script": args.script, **report}))
         return 0
     cm = report["confusion_matrix"]
     confusion = analysis.Table(("true", *map(str, range(len(cm)))), tuple((str(d), *row) for d, row in enumerate(cm)))
-    print(f"model     {predictor.model_path}\nscript    {scripts.get(args.script).display_name}\n"
+    name = "every script (values read)" if args.script == "any" else scripts.get(args.script).display_name
+    print(f"model     {predictor.model_path}\nscript    {name}\n"
           f"accuracy  {report['accuracy']:.4f} "
           f"({report['n'] - report['errors']}/{report['n']})\n\n{analysis.per_class_table(cm)}\n\n"
           f"confusion matrix (rows true, columns predicted)\n{confusion}")
+    if args.script == "any":
+        print(f"\nscript read right {report['script_accuracy']:.4f}; value read right by script: "
+              + ", ".join(f"{name} {acc:.4f}" for name, acc in report["by_script"].items()))
     return 0
 
 
@@ -358,20 +372,25 @@ def _predict(args: argparse.Namespace) -> int:
             if recognition.reason == "blank":  # nothing to read: an input error, like a missing file
                 _error(f"{path}: {recognition.detail}")
             else:  # a digit, or declining to name one: both are answers
-                _print_recognition(path, recognition, args.json)
+                _print_recognition(path, recognition, args.json, any_script=args.script == "any")
                 continue
         failed += 1
     return 1 if failed else 0
 
 
-def _print_recognition(path: Path, r, as_json: bool) -> None:
-    """Print one file's answer and top three probabilities, or its JSON object (``digit`` null when declined)."""
+def _print_recognition(path: Path, r, as_json: bool, any_script: bool = False) -> None:
+    """Print one file's answer and top three probabilities, or its JSON object (``digit`` null when declined).
+
+    ``any_script``: the answer also names the script read, and a runner-up reading in another.
+    """
     from digitlab import scripts
 
     probs = r.probabilities
     if as_json:
+        runner_up = None if r.runner_up is None else dict(zip(("script", "digit", "probability"), r.runner_up))
         print(json.dumps({"file": str(path), "script": r.script, "digit": r.digit, "confidence": round(r.confidence, 6),
-                          "reason": r.reason, "probabilities": [round(float(p), 6) for p in probs]}))
+                          "reason": r.reason, "probabilities": [round(float(p), 6) for p in probs],
+                          "runner_up": runner_up}))
         return
     top = probs.argsort()[::-1][:3]
     if r.digit is not None:
@@ -381,4 +400,9 @@ def _print_recognition(path: Path, r, as_json: bool) -> None:
         answer = f"not sure: {first} or {second}?"
     else:
         answer = f"that doesn't look like a digit ({r.reason})"
+    if any_script and r.digit is not None:
+        answer += f" ({scripts.get(r.script).display_name})"
+        if r.runner_up:
+            other, digit, p = r.runner_up
+            answer += f"; or {scripts.written(digit, other)} ({scripts.get(other).display_name}, {p:.0%})"
     print(f"{path}: {answer}   (" + ", ".join(f"{int(d)}: {probs[d]:.3f}" for d in top) + ")")

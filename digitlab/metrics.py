@@ -30,9 +30,9 @@ def per_class_scores(cm: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def report(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
-    """Return a JSON-ready summary: accuracy, n, confusion matrix and per-class precision/recall/F1."""
+    """Return a JSON-ready summary: accuracy, n, confusion matrix and per-class precision/recall/F1 (a class per column)."""
     y_pred = np.asarray(probabilities).argmax(axis=1)
-    cm = confusion_matrix(y_true, y_pred)
+    cm = confusion_matrix(y_true, y_pred, np.shape(probabilities)[1])
     scores = per_class_scores(cm)
     return {
         "accuracy": float(np.mean(y_pred == np.asarray(y_true))),

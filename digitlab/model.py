@@ -56,9 +56,9 @@ class FusedBatchNormalization(layers.BatchNormalization):
 
 def build_cnn(
     *, widths: tuple[int, int, int] = (32, 64, 128), dropout: float = 0.3, block3_stride: int = 2,
-    fused_norm: bool = True,
+    fused_norm: bool = True, classes: int = NUM_CLASSES,
 ) -> keras.Model:
-    """Return digitlab's uncompiled CNN: three batch-normalised conv blocks, global pooling, softmax.
+    """Return digitlab's uncompiled CNN: three batch-normalised conv blocks, global pooling, softmax over ``classes``.
 
     Each block is conv-BN-ReLU twice. The second conv of blocks 1 and 2 is strided in place of
     pooling (28 -> 14 -> 7); ``block3_stride`` 2 strides block 3's first conv too (7 -> 4),
@@ -77,7 +77,7 @@ def build_cnn(
         x = layers.SpatialDropout2D(dropout / 3, name=f"block{i + 1}_drop")(x)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dropout(dropout, name="drop")(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    outputs = layers.Dense(classes, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="digitlab_cnn")
 
 

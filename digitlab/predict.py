@@ -30,12 +30,14 @@ import tensorflow as tf  # noqa: E402
 from digitlab import calibration, data, model as model_lib, preprocess, scripts  # noqa: E402
 from digitlab.config import IMAGE_SIZE, INPUT_SHAPE, NUM_CLASSES  # noqa: E402
 
-__all__ = ["CHUNK", "REASONS", "Reading", "Recognition", "Predictor"]
+__all__ = ["CHUNK", "REASONS", "RUNNER_UP", "Reading", "Recognition", "Predictor"]
 
 #: Images per call in ``predict_batch``: as cheap per image as 2,048 (256 costs ~5% more CPU), half its memory.
 CHUNK = 1024
 #: Why ``recognise`` declines: the reasons it gives (an unsure one names its two digits).
 REASONS = ("blank", "only noise", "only a shadow", "too small", "not a digit", "unsure between a and b")
+#: The any-script model names a reading of another script as runner-up from this probability on.
+RUNNER_UP = 0.05
 #: ``preprocess.NoInkError.reason`` -> the reason ``recognise`` gives for a page without ink.
 NO_INK = {"blank": "blank", "noise": "only noise", "shadow": "only a shadow"}
 
@@ -79,6 +81,9 @@ class Recognition:
     """For a blank image, why ``to_mnist`` found no ink (its error message); else ""."""
     script: str = "western"
     """The script it read the image as (``scripts.SCRIPTS``): for a one-script model, that script."""
+    runner_up: tuple[str, int, float] | None = None
+    """The any-script model's best reading in another script (script, digit, probability), when at
+    least ``RUNNER_UP`` probable: an Arabic 5 that could be a Western 0. None otherwise."""
 
     @property
     def declined(self) -> bool:
@@ -89,7 +94,9 @@ class Recognition:
 class Predictor:
     """Loads a model once and predicts digits from raw images or MNIST-format batches.
 
-    ``script`` names the digits it reads (``scripts.SCRIPTS``, or ``"any"``): ``model_path`` None
+    ``script`` names the digits it reads (``scripts.SCRIPTS``, or ``"any"``: every script, the
+    probabilities being those of the ten values summed over the scripts, see ``scripts.value_logits``,
+    and ``recognise`` naming the script read and a runner-up in another): ``model_path`` None
     takes that script's shipped model (``scripts.find_model``: a missing one is a ModelFileError
     saying how to train it), and the model's card must say it reads that script (cards that name
     none are MNIST's, Western). ``calibrated`` (default True) applies the card's ``calibration`` (a
@@ -110,6 +117,7 @@ class Predictor:
         self.calibration: dict = self.card.get("calibration", {}) if calibrated else {}
         self.temperature = float(self.calibration.get("temperature", 1.0))
         self.rule, self.gaussians = self._decline_rule()
+        self.classes = int(self.model.output_shape[-1])
         outputs = _logits_and_features(self.model)
         self._one = tf.function(outputs, input_signature=[tf.TensorSpec((1, *INPUT_SHAPE), tf.float32)])
         self._many = tf.function(outputs, input_signature=[tf.TensorSpec((None, *INPUT_SHAPE), tf.float32)])
@@ -157,7 +165,8 @@ class Predictor:
         mnist_image = steps.result
         top, bottom, left, right = steps.bbox
         extent = max(bottom - top, right - left) / max(steps.ink.shape)
-        logits, features = self._raw_one(mnist_image)
+        all_logits, features = self._raw_one(mnist_image)
+        logits = self._values(all_logits)
         probs = calibration.softmax(logits, self.temperature)
         first, second = (int(d) for d in np.argsort(probs)[::-1][:2])
         distance = float(self.gaussians.score(features)[0]) if self.gaussians is not None else float("nan")
@@ -167,8 +176,38 @@ class Predictor:
             reason = str(self.rule.reasons(distance, energy, probs[first] - probs[second], extent)[0]) or None
             if reason == "unsure":
                 reason, candidates = f"unsure between {first} and {second}", (first, second)
+        script, runner_up = self._scripts_read(all_logits, first)
         return Recognition(None if reason else first, float(probs[first]), probs, reason, mnist_image, candidates,
-                           distance, float(extent), script=self.script)
+                           distance, float(extent), script=script, runner_up=runner_up)
+
+    def _values(self, logits: np.ndarray) -> np.ndarray:
+        """Return the ten values' logits: the model's own, or the any-script model's summed over scripts."""
+        return logits if self.classes == NUM_CLASSES else scripts.value_logits(logits)
+
+    def _scripts_read(self, logits: np.ndarray, digit: int) -> tuple[str, tuple[str, int, float] | None]:
+        """Return the script read for ``digit`` and the best reading in another script (None below ``RUNNER_UP``).
+
+        A one-script model reads its own script and has no runner-up.
+        """
+        if self.classes == NUM_CLASSES:
+            return self.script, None
+        probs = calibration.softmax(logits, self.temperature).reshape(len(scripts.SCRIPTS), NUM_CLASSES)
+        best = int(probs[:, digit].argmax())
+        others = probs.copy()
+        others[best] = 0
+        where = np.unravel_index(int(others.argmax()), others.shape)
+        p = float(others[where])
+        runner_up = (scripts.SCRIPTS[where[0]], int(where[1]), p) if p >= RUNNER_UP else None
+        return scripts.SCRIPTS[best], runner_up
+
+    def scripts_read(self, x: np.ndarray) -> np.ndarray:
+        """Return (N,) the index in ``scripts.SCRIPTS`` of the script each MNIST-format image is read as.
+
+        For the any-script model, the script of its most probable class; a one-script model reads its own.
+        """
+        if self.classes == NUM_CLASSES:
+            return np.full(len(x), scripts.SCRIPTS.index(self.script) if self.script in scripts.SCRIPTS else 0)
+        return self._raw_batch(x)[0].argmax(axis=1) // NUM_CLASSES
 
     def predict(self, image) -> np.ndarray:
         """Return 10 probabilities for one raw image (any size, polarity; see ``to_mnist``)."""
@@ -176,7 +215,7 @@ class Predictor:
 
     def predict_prepared(self, mnist_image: np.ndarray) -> np.ndarray:
         """Return 10 probabilities for one image already in MNIST format (28, 28), uint8 or float in [0, 1]."""
-        return calibration.softmax(self._raw_one(mnist_image)[0], self.temperature)
+        return calibration.softmax(self._values(self._raw_one(mnist_image)[0]), self.temperature)
 
     def predict_batch(self, x: np.ndarray) -> np.ndarray:
         """Return (N, 10) probabilities for MNIST-format images (N, 28, 28), uint8 or float in [0, 1]."""
@@ -185,13 +224,19 @@ class Predictor:
     def logits_and_features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return the model's raw logits (N, 10) and classifier features (N, D) for MNIST-format images (N, 28, 28).
 
-        No temperature is applied: these are what ``calibration.calibrate`` fits to.
+        No temperature is applied: these are what ``calibration.calibrate`` fits to. For the
+        any-script model, the logits of the ten values (``scripts.value_logits``).
         """
+        logits, features = self._raw_batch(x)
+        return self._values(logits), features
+
+    def _raw_batch(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the model's own logits (N, classes) and features (N, D), by the traced batch call in chunks."""
         x = preprocess.to_model_input(x)
         out = [self._many(tf.constant(x[i:i + CHUNK])) for i in range(0, len(x), CHUNK)]
         if not out:
             width = self.model.layers[-1].input.shape[-1]
-            return np.zeros((0, NUM_CLASSES), np.float32), np.zeros((0, width), np.float32)
+            return np.zeros((0, self.classes), np.float32), np.zeros((0, width), np.float32)
         return np.concatenate([o[0].numpy() for o in out]), np.concatenate([o[1].numpy() for o in out])
 
     def _raw_one(self, mnist_image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

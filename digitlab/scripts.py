@@ -39,7 +39,7 @@ __all__ = [
     "RAW_URL", "TEST_FRACTION", "RawFile", "Script", "REGISTRY", "SCRIPTS", "get", "load_digits", "find_digits",
     "given_digits_source", "default_digits_path", "read_digits", "split_test", "download_digits", "convert",
     "git_blob_sha1", "ANY", "check_name", "ModelData", "model_data", "take_per_class", "card_script", "find_model",
-    "written",
+    "written", "ANY_CLASSES", "classes_of", "any_labels", "value_logits", "reading_scores",
 ]
 
 #: Where GitHub serves a repository's files at a commit: ``<RAW_URL>/<owner>/<name>/<commit>/<path>``.
@@ -179,6 +179,47 @@ REGISTRY: dict[str, Script] = {s.name: s for s in (
 SCRIPTS: tuple[str, ...] = tuple(REGISTRY)
 #: The name that asks for the model reading every script at once (``Predictor``, the CLI's ``--script``).
 ANY = "any"
+#: Classes of the any-script model: each script's ten digits in ``SCRIPTS`` order (class ``10 * i + d``
+#: is digit ``d`` of ``SCRIPTS[i]``; Western's are 0-9, so Western labels are any-script labels as they are).
+ANY_CLASSES = len(SCRIPTS) * config.NUM_CLASSES
+
+
+def classes_of(script: str) -> int:
+    """Return how many classes a model of ``script`` has: 10 digits, or ``ANY_CLASSES`` for the any-script model."""
+    return ANY_CLASSES if check_name(script, any_ok=True) == ANY else config.NUM_CLASSES
+
+
+def any_labels(name: str, y: np.ndarray) -> np.ndarray:
+    """Return the any-script model's labels (int64) of script ``name``'s digit labels ``y``: ``10 * index + digit``."""
+    return np.asarray(y, np.int64) + SCRIPTS.index(check_name(name)) * config.NUM_CLASSES
+
+
+def reading_scores(labels: np.ndarray, probabilities: np.ndarray) -> dict:
+    """Return how the any-script model reads images of labels ``any_labels``: value right, script right, per script.
+
+    ``probabilities`` are (N, ``ANY_CLASSES``). The value is the digit read (a Persian 2 read as an
+    Arabic 2 reads the right value); the script, the script of the most probable class.
+    ``value_accuracy`` is over all images, ``by_script`` each script's value accuracy.
+    """
+    labels, read = np.asarray(labels), np.asarray(probabilities).argmax(axis=1)
+    value_right = read % config.NUM_CLASSES == labels % config.NUM_CLASSES
+    script_of = labels // config.NUM_CLASSES
+    return {"value_accuracy": float(value_right.mean()),
+            "script_accuracy": float(np.mean(read // config.NUM_CLASSES == script_of)),
+            "by_script": {name: float(value_right[script_of == i].mean())
+                          for i, name in enumerate(SCRIPTS) if np.any(script_of == i)}}
+
+
+def value_logits(logits: np.ndarray) -> np.ndarray:
+    """Return (..., 10) logits of the digit values from the any-script model's (..., 60): a log-sum-exp over the scripts.
+
+    Their softmax is the probability of each value summed over the scripts (a Persian 2 and an
+    Arabic 2 both read 2), and their energy equals the 60 logits' energy.
+    """
+    logits = np.asarray(logits, np.float64)
+    grouped = logits.reshape(*logits.shape[:-1], len(SCRIPTS), config.NUM_CLASSES)
+    peak = grouped.max(axis=-2, keepdims=True)
+    return (np.log(np.exp(grouped - peak).sum(axis=-2)) + peak[..., 0, :]).astype(np.float32)
 
 
 def get(name: str | Script) -> Script:
@@ -263,8 +304,14 @@ def load_digits(script: str | Script, path: str | os.PathLike | None = None) -> 
 
     The file is found by ``find_digits`` (``path``, ``$DIGITLAB_SCRIPTS``, ``$DIGITLAB_DATA``'s
     folder, ``data/<script>.npz``, a download); one without a test split gets one from
-    ``split_test``. ``"western"`` is MNIST, loaded by ``data.load_mnist(path)``.
+    ``split_test``. ``"western"`` is MNIST, loaded by ``data.load_mnist(path)``. ``ANY`` joins
+    every script's splits with the any-script model's labels (``any_labels``); ``path`` then
+    names MNIST's file only.
     """
+    if script == ANY:  # every script's, with the any-script model's labels
+        parts = {name: load_digits(name, path if name == "western" else None) for name in SCRIPTS}
+        return tuple((np.concatenate([p[k][0] for p in parts.values()]),  # type: ignore[return-value]
+                      np.concatenate([any_labels(name, p[k][1]) for name, p in parts.items()])) for k in (0, 1))
     s = get(script)
     if not s.repository:  # MNIST
         return data.load_mnist(path)
@@ -353,6 +400,8 @@ class ModelData:
     train: Split
     validation: Split
     test: Split
+    sources: dict[str, Path] | None = None
+    """For the any-script model, each script's file (``source`` is MNIST's); else None."""
 
 
 def model_data(
@@ -366,8 +415,18 @@ def model_data(
     holds out ``val_fraction`` of it for validation, and then ``per_class`` (None: all) keeps that
     many training images of each digit (``take_per_class``), so the validation images are the same
     whatever ``per_class``. ``train.prepare_data`` and ``calibration.calibration_data`` both call
-    it: a calibration sees its model's own split.
+    it: a calibration sees its model's own split. For ``ANY``, each script's data is split so
+    (``path`` names MNIST's file only) and the splits are joined with ``any_labels``.
     """
+    if script == ANY:
+        parts = {name: model_data(name, path if name == "western" else None, fraction=fraction, per_class=per_class,
+                                  val_fraction=val_fraction, seed=seed) for name in SCRIPTS}
+
+        def joined(part: str) -> Split:
+            return (np.concatenate([getattr(p, part)[0] for p in parts.values()]),
+                    np.concatenate([any_labels(name, getattr(p, part)[1]) for name, p in parts.items()]))
+        return ModelData(parts["western"].source, joined("train"), joined("validation"), joined("test"),
+                         {name: p.source for name, p in parts.items()})
     source = find_digits(script, path)
     (x_all, y_all), test = load_digits(script, source)
     x_all, y_all = data.subset(x_all, y_all, fraction, seed=seed)

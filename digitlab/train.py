@@ -95,7 +95,9 @@ class Split:
     nondigits: dict | None = None
     """Which non-digits were mixed into the training images with label ``NOT_A_DIGIT`` (None: none)."""
     script: str = "western"
-    """Whose digits these are: a name of ``scripts.SCRIPTS``."""
+    """Whose digits these are: a name of ``scripts.SCRIPTS``, or ``scripts.ANY`` (labels ``scripts.any_labels``)."""
+    sources: dict[str, Path] | None = None
+    """For the any-script model, each script's file (``source`` is MNIST's); else None."""
 
 
 def augment_batch(images: tf.Tensor, *, seed: int | None = None, ranges: Augmentation = Augmentation()) -> tf.Tensor:
@@ -152,10 +154,10 @@ def change_pen(images: tf.Tensor, draws: tf.Tensor, *, share: float) -> tf.Tenso
 
 def make_dataset(
     x: np.ndarray, y: np.ndarray, *, batch_size: int, shuffle: bool = False, seed: int = config.SEED,
-    augmentation: Augmentation | None = None,
+    augmentation: Augmentation | None = None, classes: int = NUM_CLASSES,
 ) -> tf.data.Dataset:
     """Return a batched tf.data pipeline of model-ready images and their targets (``training_targets``), augmented if ranges are given."""
-    ds = tf.data.Dataset.from_tensor_slices((preprocess.to_model_input(x), training_targets(y)))
+    ds = tf.data.Dataset.from_tensor_slices((preprocess.to_model_input(x), training_targets(y, classes)))
     if shuffle:
         ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
@@ -164,19 +166,20 @@ def make_dataset(
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def training_targets(y: np.ndarray) -> np.ndarray:
-    """Return (N, 10) float32 targets for labels ``y``: one-hot for a digit, uniform (0.1 each) for ``NOT_A_DIGIT``.
+def training_targets(y: np.ndarray, classes: int = NUM_CLASSES) -> np.ndarray:
+    """Return (N, classes) float32 targets for labels ``y``: one-hot for a digit, uniform (0.1 each of 10) for ``NOT_A_DIGIT``.
 
     A uniform target is outlier exposure (Hendrycks et al., 2019): the model learns to spread its
     belief over all ten digits for marks that are none of them, which its energy score then shows.
+    ``classes`` is 10, or ``scripts.ANY_CLASSES`` for the any-script model's labels.
     """
     y = np.asarray(y)
-    bad = (y < NOT_A_DIGIT) | (y >= NUM_CLASSES)
+    bad = (y < NOT_A_DIGIT) | (y >= classes)
     if bad.any():
-        raise ValueError(f"labels must be digits 0-9 or NOT_A_DIGIT ({NOT_A_DIGIT}), got {y[bad][0]}")
-    targets = np.full((len(y), NUM_CLASSES), 1 / NUM_CLASSES, dtype=np.float32)
+        raise ValueError(f"labels must be classes 0-{classes - 1} or NOT_A_DIGIT ({NOT_A_DIGIT}), got {y[bad][0]}")
+    targets = np.full((len(y), classes), 1 / classes, dtype=np.float32)
     digit = y != NOT_A_DIGIT
-    targets[digit] = keras.utils.to_categorical(y[digit], NUM_CLASSES)
+    targets[digit] = keras.utils.to_categorical(y[digit], classes)
     return targets
 
 
@@ -317,7 +320,7 @@ def train(
                  widths=widths, dropout=dropout, block3_stride=block3_stride, fused_norm=fused_norm, schedule=schedule)
     init_model = {"source_file": Path(init).name, "sha256": data.sha256(init)} if init is not None else None
     model = build_for(recipe, hyper, epochs=epochs, steps_per_epoch=math.ceil(len(split.y_train) / batch_size),
-                      init=init)
+                      init=init, classes=scripts.classes_of(script))
     history: dict[str, list[float]] = read_json(_history_backup(out)) if out is not None else {}
     per_epoch = recipe == "digitlab" and schedule == "epoch"
     callbacks = make_callbacks(cosine_schedule(learning_rate, epochs) if per_epoch else None, out=out,
@@ -333,6 +336,8 @@ def train(
         params.update({k: v for k, v in hyper.items() if init is None or k not in _ARCHITECTURE})
     card = make_card(model, recipe=recipe, split=split, test_report=metrics.report(split.y_test, probs),
                      wall_time=wall, params=params, init_model=init_model)
+    if script == scripts.ANY:
+        card["any_script"] = scripts.reading_scores(split.y_test, probs)
     path = save_outputs(model, out, card=card, history=history) if out is not None else None
     return TrainResult(model, history, card, path, probs)
 
@@ -344,19 +349,20 @@ def _check_recipe(recipe: str) -> None:
 
 
 def build_for(
-    recipe: str, hyper: dict, *, epochs: int, steps_per_epoch: int, init: str | Path | None = None
+    recipe: str, hyper: dict, *, epochs: int, steps_per_epoch: int, init: str | Path | None = None,
+    classes: int = NUM_CLASSES,
 ) -> keras.Model:
-    """Return the recipe's model compiled from ``hyper`` (``train``'s hyperparameter arguments): built anew, or ``init``'s.
+    """Return the recipe's model of ``classes`` outputs compiled from ``hyper`` (``train``'s hyperparameter arguments): built anew, or ``init``'s.
 
     With ``init`` the model is the one saved there (``load_init``: its architecture and weights),
     so ``hyper``'s architecture entries do not apply; the recipe's optimizer and loss do.
     """
     if init is not None:
-        model = load_init(init)
+        model = load_init(init, classes)
     elif recipe == "reference":
         model = model_lib.build_reference_cnn()
     else:
-        model = model_lib.build_cnn(widths=hyper["widths"], dropout=hyper["dropout"],
+        model = model_lib.build_cnn(widths=hyper["widths"], dropout=hyper["dropout"], classes=classes,
                                     block3_stride=hyper["block3_stride"], fused_norm=hyper["fused_norm"])
     rate = hyper["learning_rate"]
     if hyper["schedule"] == "step":
@@ -365,13 +371,21 @@ def build_for(
                        label_smoothing=hyper["label_smoothing"])
 
 
-def load_init(path: str | Path) -> keras.Model:
-    """Return the model saved at ``path``, every layer trainable, to fine-tune; ValueError unless it maps 28x28x1 to 10 classes."""
+def load_init(path: str | Path, classes: int = NUM_CLASSES) -> keras.Model:
+    """Return the model saved at ``path`` with ``classes`` outputs, every layer trainable, to fine-tune.
+
+    A 10-digit model fine-tuned into more classes (the any-script model's) keeps everything up to
+    its classifier and gets a new one, ``classes`` wide. ValueError unless it reads 28x28x1
+    images into 10 classes, or already into ``classes``.
+    """
     model = model_lib.load_model(path)
-    reads, classes = tuple(model.input_shape[1:]), model.output_shape[-1]
-    if reads != INPUT_SHAPE or classes != NUM_CLASSES:
-        raise ValueError(f"init model {path}: reads {reads} images into {classes} classes; fine-tuning needs a "
+    reads, has = tuple(model.input_shape[1:]), model.output_shape[-1]
+    if reads != INPUT_SHAPE or has not in (NUM_CLASSES, classes):
+        raise ValueError(f"init model {path}: reads {reads} images into {has} classes; fine-tuning needs a "
                          f"model that reads {INPUT_SHAPE} images into {NUM_CLASSES} digits")
+    if has != classes:
+        head = keras.layers.Dense(classes, activation="softmax", name="probabilities")(model.layers[-1].input)
+        model = keras.Model(model.inputs, head, name=model.name)
     model.trainable = True
     return model
 
@@ -382,7 +396,7 @@ def _check_arguments(recipe: str, epochs: int, batch_size: int, pen_copies: int,
                      restyle: float = 0.0) -> None:
     """Raise ValueError naming the problem: unknown recipe, schedule or script, a count out of range, a missing init model."""
     _check_recipe(recipe)
-    scripts.check_name(script)
+    scripts.check_name(script, any_ok=True)
     if init is not None:
         check_model_path(init)
     if schedule not in SCHEDULES:
@@ -391,7 +405,9 @@ def _check_arguments(recipe: str, epochs: int, batch_size: int, pen_copies: int,
         raise ValueError(f"epochs and batch_size must be positive, got {epochs} and {batch_size}")
     if pen_copies < 0:
         raise ValueError(f"pen_copies must be 0 (MNIST only) or more, got {pen_copies}")
-    if pen_copies and script != "western":
+    if script == scripts.ANY and recipe != "digitlab":
+        raise ValueError(f"recipe {recipe!r} builds a 10-digit model; the any-script model needs recipe 'digitlab'")
+    if pen_copies and script not in ("western", scripts.ANY):
         raise ValueError(f"pen_copies: the pen digits are Western digits, for script 'western' only, not {script!r}")
     if per_class is not None and per_class < 1:
         raise ValueError(f"per_class must be None (every image) or 1 or more, got {per_class}")
@@ -403,6 +419,8 @@ def _check_arguments(recipe: str, epochs: int, batch_size: int, pen_copies: int,
     if unknown:
         raise ValueError(f"nondigit_scripts: unknown script(s) {', '.join(unknown)}; "
                          f"choose from {', '.join(sorted(nondigits.LOOKALIKE_DIGITS))}")
+    if script == scripts.ANY and nondigit_scripts:
+        raise ValueError("nondigit_scripts: the any-script model reads every script's digits; none can be non-digits")
     if script in nondigit_scripts:
         raise ValueError(f"nondigit_scripts: {script} is the script the model learns; its digits cannot be non-digits")
     if nondigit_scripts and not nondigits_per_kind:
@@ -450,7 +468,7 @@ def prepare_data(
         x_not, nondigit_info = nondigit_training_data(nondigits_per_kind, seed=seed, other_scripts=nondigit_scripts)
         x_train = np.concatenate([x_train, x_not])
         y_train = np.concatenate([y_train.astype(np.int64), np.full(len(x_not), NOT_A_DIGIT)])
-    return Split(d.source, x_train, y_train, x_val, y_val, x_test, y_test, pen_info, nondigit_info, script)
+    return Split(d.source, x_train, y_train, x_val, y_val, x_test, y_test, pen_info, nondigit_info, script, d.sources)
 
 
 def pen_training_data(pen_path: str | Path | None, *, copies: int, seed: int) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -511,9 +529,10 @@ def fit(
     augmentation: Augmentation | None, callbacks: list[keras.callbacks.Callback], verbose: int,
 ) -> float:
     """Return the seconds ``model.fit`` took to train ``model`` on ``split`` (validated on its validation part)."""
+    classes = model.output_shape[-1]
     train_ds = make_dataset(split.x_train, split.y_train, batch_size=batch_size, shuffle=True, seed=seed,
-                            augmentation=augmentation)
-    val_ds = make_dataset(split.x_val, split.y_val, batch_size=1024)
+                            augmentation=augmentation, classes=classes)
+    val_ds = make_dataset(split.x_val, split.y_val, batch_size=1024, classes=classes)
     start = time.perf_counter()
     model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose, shuffle=False)
     return time.perf_counter() - start
@@ -586,7 +605,10 @@ def make_card(
             "sha256": data.sha256(split.source),
             "train_images": len(split.y_train),
             "validation_images": len(split.y_val),
-            "train_label_counts": np.bincount(split.y_train[split.y_train != NOT_A_DIGIT], minlength=NUM_CLASSES).tolist(),
+            "train_label_counts": np.bincount(split.y_train[split.y_train != NOT_A_DIGIT],
+                                              minlength=scripts.classes_of(split.script)).tolist(),
+            "sources": None if split.sources is None else {
+                name: {"source_file": p.name, "sha256": data.sha256(p)} for name, p in split.sources.items()},
             "pen_digits": split.pen,
             "non_digits": split.nondigits,
             "note": "validation images are split off the training set; the test set is used only for test_accuracy",
