@@ -131,8 +131,9 @@ def script_model_numbers(name: str, path: Path, test: tuple[np.ndarray, np.ndarr
     Test accuracy and ECE (``ECE_BINS`` bins, top class) of ``Predictor(path, script=name).predict_batch``
     (the card's calibrated probabilities) on the script's test split; size on disk; what its card
     says: the model it was fine-tuned from (``init_model``; None: from scratch), its validation
-    accuracy (its calibration's; None without one) and test accuracy; and its accuracy on
-    ``pad_drawings`` test images (``pad_sample``) redrawn by ``style.as_pad_drawing``.
+    accuracy (its calibration's, on the model's own validation split; None without one) and test
+    accuracy; and its accuracy on ``pad_drawings`` test images (``pad_sample``) redrawn by
+    ``style.as_pad_drawing``.
     """
     shown = os.path.relpath(path, config.REPO_ROOT)
     if not path.exists():
@@ -145,7 +146,8 @@ def script_model_numbers(name: str, path: Path, test: tuple[np.ndarray, np.ndarr
     bench.log(f"{name}: {shown}, {len(y):,} test images; {len(chosen):,} of them redrawn as on the pad")
     pad_probs = predictor.predict_batch(_pad_drawings(x[chosen], name))
     card = predictor.card
-    validation = next(iter(card.get("calibration", {}).get("validation", {}).values()), {})
+    checked = card.get("calibration", {}).get("validation", {})
+    validation = checked.get(name) or checked.get("mnist") or {}  # "mnist": cards calibrated before scripts were named
     return {
         "path": shown, "found": True, "size_mb": path.stat().st_size / bench.MB, "test_images": len(y),
         "test_accuracy": float(np.mean(probs.argmax(axis=1) == y)), "ece": calibration.ece(y, probs, n_bins=ECE_BINS),

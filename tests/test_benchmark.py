@@ -710,13 +710,16 @@ def test_scripts_quick_run_end_to_end(osb, monkeypatch, tmp_path, capsys):
     """A tiny quick run on Arabic: a stand-in Arabic model, 2 images per digit for 1 epoch, 3 pad drawings."""
     monkeypatch.setattr(osb, "QUICK", osb.Plan(pad_drawings=3, sizes=(2,), target_size=2, epochs=1))
     models = tmp_path / "models"
-    model_lib.save_model(model_lib.build_reference_cnn(), models / "arabic_cnn.keras", {"script": "arabic"})
+    card = {"script": "arabic", "init_model": {"source_file": "digitlab_cnn.keras", "sha256": "0" * 64},
+            "calibration": {"temperature": 1.0, "validation": {"arabic": {"images": 10, "accuracy": 0.97}}}}
+    model_lib.save_model(model_lib.build_reference_cnn(), models / "arabic_cnn.keras", card)
     out = tmp_path / "out"
     assert osb.main(["--quick", "--out-dir", str(out), "--scripts", "arabic", "--models-dir", str(models)]) == 0
     s = json.loads((out / "scripts_results.json").read_text())
     assert s["quick"] and list(s["models"]) == list(s["efficiency"]) == list(s["western"]) == ["arabic"]
     model = s["models"]["arabic"]
-    assert model["found"] and model["pad_images"] == 3 and model["init_model"] is None and model["val_accuracy"] is None
+    assert model["found"] and model["pad_images"] == 3
+    assert model["init_model"] == "digitlab_cnn.keras" and model["val_accuracy"] == 0.97
     assert 0 <= model["test_accuracy"] <= 1 and model["test_images"] == s["data"]["arabic"]["test_images"] > 0
     assert [p["per_class"] for p in s["efficiency"]["arabic"]["points"]] == [2]
     assert s["western"]["arabic"]["declined"] is not None and np.isnan(s["any_script"]["mix_read_right"])
