@@ -472,10 +472,11 @@ def find_model(script: str, model_path: str | os.PathLike | None = None) -> Path
     path = Path(model_path) if model_path else config.script_model(name)
     if model_path or path.exists():
         return check_model_path(path)
-    if name == ANY:
-        raise ModelFileError(f"the any-script model is not trained yet ({path}); read one script at a time, "
-                             f"with script (--script) one of {', '.join(SCRIPTS)}")
     shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+    if name == ANY:
+        raise ModelFileError(f"no any-script model at {path}: train it with `python -m digitlab train --script any "
+                             f"--out {shown}`, or read one script at a time, with script (--script) one of "
+                             f"{', '.join(SCRIPTS)}")
     option = "" if name == "western" else f" --script {name}"
     raise ModelFileError(f"no {get(name).display_name} model at {path}: train it with "
                          f"`python -m digitlab train{option} --out {shown}`")

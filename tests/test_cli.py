@@ -153,7 +153,9 @@ def bad_paths(tmp_path):
         (("train", "--pen-copies", "-1", "--out", "{tmp}/m.keras"), None, "invalid count value: '-1'"),
         (("train", "--script", "klingon"), None, "argument --script: invalid choice: 'klingon' (choose from 'western'"),
         (("predict", "--script", "Kannada", "x.png"), None, "argument --script: invalid choice: 'Kannada'"),
-        (("evaluate", "--script", "any"), None, "argument --script: invalid choice: 'any'"),
+        (("evaluate", "--script", "Any"), None, "argument --script: invalid choice: 'Any'"),
+        (("train", "--script", "any", "--non-digits", "1", "--non-digit-scripts", "kannada", "--out", "{tmp}/m.keras"),
+         None, "--non-digit-scripts: the any-script model reads every script's digits"),
         (("train", "--script", "kannada", "--pen-copies", "1", "--out", "{tmp}/m.keras"), None,
          "--pen-copies: the pen digits are Western digits; they cannot train a kannada model"),
         (("train", "--script", "tibetan", "--non-digits", "1", "--non-digit-scripts", "kannada,tibetan", "--out",
@@ -344,7 +346,8 @@ def test_the_cli_knows_the_registrys_scripts_and_their_default_files():
 @pytest.mark.parametrize("args, message", [
     (("evaluate", "--script", "kannada"), "no Kannada model at {models}/kannada_cnn.keras: train it with "
                                           "`python -m digitlab train --script kannada --out {models}/kannada_cnn.keras`"),
-    (("predict", "--script", "any", "x.png"), "the any-script model is not trained yet ({models}/any_script_cnn.keras)"),
+    (("predict", "--script", "any", "x.png"), "no any-script model at {models}/any_script_cnn.keras: train it with "
+                                              "`python -m digitlab train --script any --out {models}/any_script_cnn.keras`"),
 ])
 def test_a_missing_script_model_says_how_to_train_it(tmp_path, monkeypatch, capsys, args, message):
     monkeypatch.setattr(config, "MODELS_DIR", tmp_path / "models")

@@ -219,3 +219,31 @@ def test_a_model_that_is_not_a_chain_of_layers_runs_as_keras_built_it():
     x = np.random.default_rng(1).uniform(size=(3, 28, 28, 1)).astype(np.float32)
     logits, _ = predict._logits_and_features(model)(tf.constant(x))
     np.testing.assert_allclose(calibration.softmax(logits.numpy()), model_lib.predict_proba(model, x), atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def persian_or_arabic_2(tmp_path_factory):
+    """An any-script model that reads every image as a Persian 2 (60%) or an Arabic 2 (40%)."""
+    model = model_lib.build_cnn(widths=(4, 8, 8), classes=60)
+    kernel, bias = model.layers[-1].get_weights()
+    bias[:] = -20.0
+    bias[[22, 32]] = np.log([0.6, 0.4])
+    model.layers[-1].set_weights([np.zeros_like(kernel), bias])
+    return model_lib.save_model(model, tmp_path_factory.mktemp("any") / "any.keras", {"script": "any"})
+
+
+def test_the_any_script_model_reads_values_summed_over_scripts(persian_or_arabic_2, mnist):
+    reader = predict.Predictor(persian_or_arabic_2, script="any")
+    probs = reader.predict_batch(mnist[1][0][:4])
+    assert probs.shape == (4, 10) and probs[:, 2] == pytest.approx(1.0, abs=1e-5)
+    assert reader.scripts_read(mnist[1][0][:4]).tolist() == [2] * 4  # SCRIPTS[2] is persian
+    r = reader.recognise(255 - np.kron(mnist[1][0][0], np.ones((8, 8), np.uint8)))
+    assert (r.digit, r.script) == (2, "persian") and r.probabilities.shape == (10,)
+    assert r.runner_up[:2] == ("arabic", 2) and r.runner_up[2] == pytest.approx(0.4, abs=1e-3)
+    with pytest.raises(model_lib.ModelFileError, match="its card says it reads any digits, not western"):
+        predict.Predictor(persian_or_arabic_2)
+
+
+def test_a_one_script_model_names_no_runner_up(predictor, mnist):
+    r = predictor.recognise(255 - np.kron(mnist[1][0][0], np.ones((8, 8), np.uint8)))
+    assert r.runner_up is None and predictor.scripts_read(mnist[1][0][:2]).tolist() == [0, 0]

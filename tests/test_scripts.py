@@ -474,7 +474,8 @@ def test_find_model_names_each_scripts_model_and_how_to_train_a_missing_one(tmp_
         scripts.find_model("bengali")
     with pytest.raises(ModelFileError, match=r"train it with `python -m digitlab train --out models/digitlab_cnn.keras`"):
         scripts.find_model("western")
-    with pytest.raises(ModelFileError, match=r"any-script model is not trained yet .*one of western, kannada"):
+    with pytest.raises(ModelFileError, match=r"^no any-script model at .*: train it with `python -m digitlab train "
+                                             r"--script any --out models/any_script_cnn.keras`, .*one of western, kannada"):
         scripts.find_model("any")
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "bengali_cnn.keras").write_bytes(b"model")
@@ -563,3 +564,36 @@ def test_a_wrong_hash_or_a_missing_file_saves_nothing(server, raw, tmp_path):
     with pytest.raises(data.DataError, match="Tibetan digits not found \\(download failed: HTTP Error 404"):
         scripts.download_digits("tibetan", out / "tibetan.npz", base=base)
     assert list(out.iterdir()) == []
+
+
+def test_any_script_labels_and_values():
+    assert scripts.ANY_CLASSES == 60 and scripts.classes_of("any") == 60 and scripts.classes_of("tibetan") == 10
+    assert scripts.any_labels("western", [3]).tolist() == [3] and scripts.any_labels("persian", [0, 9]).tolist() == [20, 29]
+    logits = np.full((1, 60), -30.0)
+    logits[0, [22, 32]] = 0.0  # a Persian 2 and an Arabic 2, equally likely
+    values = scripts.value_logits(logits)
+    probs = np.exp(values - values.max()) / np.exp(values - values.max()).sum()
+    assert values.shape == (1, 10) and probs[0, 2] == pytest.approx(1.0)
+    assert values[0, 2] == pytest.approx(np.log(2.0), abs=1e-5), "log-sum-exp over the scripts"
+
+
+def test_reading_scores_count_a_value_read_in_another_script_as_right():
+    labels = np.array([22, 32, 5, 45])  # Persian 2, Arabic 2, Western 5, Bengali 5
+    read = np.zeros((4, 60))
+    read[[0, 1, 2, 3], [32, 32, 0, 45]] = 1  # Persian 2 read as Arabic 2; Western 5 read as Western 0
+    scores = scripts.reading_scores(labels, read)
+    assert scores["value_accuracy"] == 0.75 and scores["script_accuracy"] == 0.5
+    assert scores["by_script"] == {"western": 0.0, "persian": 1.0, "arabic": 1.0, "bengali": 1.0}
+
+
+def test_the_any_script_data_joins_every_scripts_own_split():
+    any_data = scripts.model_data("any", per_class=3, seed=5)
+    assert set(any_data.sources) == set(scripts.SCRIPTS) and any_data.source == any_data.sources["western"]
+    for i, name in enumerate(scripts.SCRIPTS):
+        own = scripts.model_data(name, per_class=3, seed=5)
+        mine = any_data.validation[1] // 10 == i
+        np.testing.assert_array_equal(any_data.validation[0][mine], own.validation[0])
+        np.testing.assert_array_equal(any_data.validation[1][mine] % 10, own.validation[1])
+    assert np.bincount(any_data.train[1]).tolist() == [3] * 60
+    (_, y_train), (_, y_test) = scripts.load_digits("any")
+    assert y_train.max() == 59 and len(y_test) == sum(len(scripts.load_digits(n)[1][1]) for n in scripts.SCRIPTS)

@@ -336,3 +336,31 @@ def test_predictor_reads_a_script_model_as_that_script_only(kannada_model, tmp_p
 def test_train_refuses_bad_script_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         train.train(epochs=1, **kwargs)
+
+
+def test_training_targets_of_the_any_script_model():
+    targets = train.training_targets(np.array([59, train.NOT_A_DIGIT]), classes=60)
+    assert targets.shape == (2, 60) and targets[0, 59] == 1 and targets[1] == pytest.approx(np.full(60, 1 / 60))
+    with pytest.raises(ValueError, match="labels must be classes 0-9"):
+        train.training_targets(np.array([10]))
+
+
+def test_a_digit_model_fine_tuned_into_the_any_script_model_keeps_its_body(tmp_path):
+    ten = model_lib.build_cnn(widths=(4, 8, 8))
+    path = model_lib.save_model(ten, tmp_path / "ten.keras")
+    sixty = train.load_init(path, classes=60)
+    assert sixty.output_shape == (None, 60) and sixty.layers[-1].activation is keras.activations.softmax
+    np.testing.assert_array_equal(sixty.get_layer("block1a_conv").kernel.numpy(), ten.get_layer("block1a_conv").kernel.numpy())
+    assert train.load_init(model_lib.save_model(sixty, tmp_path / "sixty.keras"), classes=60).output_shape == (None, 60)
+
+
+def test_train_the_any_script_model(tmp_path):
+    result = train.train(script="any", out=tmp_path / "any.keras", **{**TINY, "per_class": 3})
+    card = result.card
+    assert result.model.output_shape == (None, 60) and card["script"] == "any"
+    assert set(card["training_data"]["sources"]) == set(scripts.SCRIPTS)
+    assert card["training_data"]["train_label_counts"] == [3] * 60
+    assert set(card["any_script"]) == {"value_accuracy", "script_accuracy", "by_script"}
+    assert card["test_images"] == len(scripts.load_digits("any")[1][1])
+    with pytest.raises(ValueError, match="none can be non-digits"):
+        train.train(script="any", nondigits_per_kind=1, nondigit_scripts=("kannada",), **TINY)
