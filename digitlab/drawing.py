@@ -92,7 +92,7 @@ class Answer(NamedTuple):
     note: str
 
 
-def describe(recognition: Recognition | None) -> Answer:
+def describe(recognition: Recognition | None, *, any_script: bool = False) -> Answer:
     """Return what the pad says about ``recognition`` (None: nothing drawn), in one of the four ``STATES``.
 
     "blank": "draw a digit" (also when ``recognise`` found no ink); "digit": the digit, noted
@@ -100,13 +100,22 @@ def describe(recognition: Recognition | None) -> Answer:
     two probabilities; "declined": "that doesn't look like a digit", noted with ``recognise``'s
     reason ("not a digit", "too small", "only noise"...). Four, so that "I drew nothing",
     "it cannot tell which" and "it is not a digit" never look alike. Digits are written as
-    ``scripts.written`` writes them in the script read: ``7``, or ``೭ = 7``.
+    ``scripts.written`` writes them in the script read: ``7``, or ``೭ = 7``. With ``any_script``
+    (the any-script model) a digit's note also names the script read and a runner-up reading in
+    another script ("Arabic, 80% sure; or 0 Western?").
     """
     if recognition is None or recognition.reason == "blank":
         return Answer("blank", "draw a digit", "")
     written = functools.partial(scripts.written, script=recognition.script)
     if recognition.digit is not None:
-        return Answer("digit", written(recognition.digit), f"{_percent(recognition.confidence)} sure")
+        sure = f"{_percent(recognition.confidence)} sure"
+        if not any_script:
+            return Answer("digit", written(recognition.digit), sure)
+        note = f"{scripts.get(recognition.script).display_name.split(' (')[0]}, {sure}"
+        if recognition.runner_up is not None:
+            other, digit, _ = recognition.runner_up
+            note += f"; or {scripts.written(digit, other)} {scripts.get(other).display_name.split(' (')[0]}?"
+        return Answer("digit", written(recognition.digit), note)
     if recognition.candidates:
         first, second = recognition.candidates
         p = recognition.probabilities
@@ -127,7 +136,8 @@ class DrawingPad:
     ``Predictor.recognise`` of the drawing, or None when nothing is drawn) hold the state;
     ``answer``, ``prediction``, ``probabilities`` and ``mnist_image`` read it.
 
-    ``script`` (a name of ``scripts.SCRIPTS``) is the script read at first: None takes the
+    ``script`` (a name of ``scripts.SCRIPTS``, or ``scripts.ANY`` for the any-script model, which
+    names the script it reads) is the script read at first: None takes the
     ``predictor``'s (Western for one that names none). ``predictor`` None loads that script's
     model. ``models`` maps script names to the models to read them with instead of the shipped
     ones (``config.script_model``): model files, or ``Predictor``s already loaded.
@@ -143,12 +153,12 @@ class DrawingPad:
         pen_width: float = PEN_WIDTH,
         throttle: float = THROTTLE,
     ):
-        self.models = {scripts.check_name(name): model for name, model in (models or {}).items()}
+        self.models = {scripts.check_name(name, any_ok=True): model for name, model in (models or {}).items()}
         for name, model in self.models.items():
             if isinstance(model, Predictor) and model.script != name:
                 raise ValueError(f"models: the predictor given for {name} reads {model.script} digits")
         reads = getattr(predictor, "script", None)
-        self.script = scripts.check_name(script or reads or "western")
+        self.script = scripts.check_name(script or reads or "western", any_ok=True)
         if reads is not None and reads != self.script:
             raise ValueError(f"the predictor reads {reads} digits, not {self.script}: pass script={reads!r}")
         self.predictor = predictor if predictor is not None else self._load(self.script)
@@ -167,7 +177,7 @@ class DrawingPad:
         self.undo_button = widgets.Button(description="Undo", icon="undo", tooltip="remove the last stroke")
         self.clear_button = widgets.Button(description="Clear", icon="eraser", tooltip="start again")
         self.script_selector = widgets.Dropdown(
-            options=[(script_label(name), name) for name in scripts.SCRIPTS], value=self.script,
+            options=[(script_label(name), name) for name in (*scripts.SCRIPTS, scripts.ANY)], value=self.script,
             description="script", style={"description_width": "initial"}, layout=widgets.Layout(width="auto"))
         self.label = widgets.HTML(layout=widgets.Layout(width=f"{RESULT_WIDTH}px", height=f"{LABEL_HEIGHT}px"))
         self.bars = widgets.HTML(layout=widgets.Layout(width=f"{RESULT_WIDTH}px", height=f"{NUM_CLASSES * BAR_HEIGHT}px"))
@@ -229,7 +239,7 @@ class DrawingPad:
     @property
     def answer(self) -> Answer:
         """Return what the pad says about the drawing (see ``describe``)."""
-        return describe(self.recognition)
+        return describe(self.recognition, any_script=self.script == scripts.ANY)
 
     @property
     def prediction(self) -> int | None:
@@ -352,7 +362,7 @@ class DrawingPad:
 
     def select_script(self, name: str) -> None:
         """Read ``name``'s digits from now on, as choosing it in the selector does (see ``_on_script``)."""
-        self.script_selector.value = scripts.check_name(name)
+        self.script_selector.value = scripts.check_name(name, any_ok=True)
 
     def _on_script(self, name: str) -> None:
         """Switch to the model of script ``name`` and read the drawing again; a missing model is said, not raised.
@@ -367,8 +377,8 @@ class DrawingPad:
             predictor = self._predictors.get(name) or self._load(name)
         except ModelFileError as exc:
             self.output.outputs = ()
-            self.output.append_stdout(f"{scripts.get(name).display_name} digits cannot be read yet: {exc}\n"
-                                      f"The pad still reads {scripts.get(self.script).display_name} digits.\n")
+            self.output.append_stdout(f"{_mode_name(name)} digits cannot be read yet: {exc}\n"
+                                      f"The pad still reads {_mode_name(self.script)} digits.\n")
             self.script_selector.value = self.script
             return
         self.output.outputs = ()
@@ -391,15 +401,15 @@ class DrawingPad:
 
     def _show(self) -> None:
         """Show what the pad says, the probability bars (for a digit or two) and the 28x28 image."""
-        self.label.value = recognition_html(self.recognition)
+        self.label.value = recognition_html(self.recognition, any_script=self.script == scripts.ANY)
         shows_bars = self.answer.state in _WITH_BARS
         self.bars.value = probability_bars_html(self.probabilities, self.recognition.script) if shows_bars else ""
         image = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32) if self.mnist_image is None else self.mnist_image
         self.preview.value = png_bytes(image, PREVIEW_SIZE)
 
 
-def recognition_html(recognition: Recognition | None) -> str:
-    """Return HTML of what the pad says about ``recognition`` (see ``describe``): a headline and a note.
+def recognition_html(recognition: Recognition | None, *, any_script: bool = False) -> str:
+    """Return HTML of what the pad says about ``recognition`` (see ``describe``, and its ``any_script``): a headline and a note.
 
     The outer element carries ``data-state`` (one of ``STATES``), ``data-digit`` (the digit's
     value, or empty when none is named) and ``data-script`` (the script read; empty when nothing
@@ -407,7 +417,7 @@ def recognition_html(recognition: Recognition | None) -> str:
     state so the pad's layout never moves. A digit of another script (``೭ = 7``) is written
     smaller than a Western one, to fit the same box.
     """
-    state, headline, note = describe(recognition)
+    state, headline, note = describe(recognition, any_script=any_script)
     digit = "" if recognition is None or recognition.digit is None else str(recognition.digit)
     script = "" if recognition is None else recognition.script
     css = _HEADLINE_CSS["glyph" if state == "digit" and script != "western" else state]
@@ -439,9 +449,16 @@ def probability_bars_html(probabilities: np.ndarray, script: str = "western") ->
 
 
 def script_label(name: str) -> str:
-    """Return how the script selector names script ``name``: its display name and its ten digits."""
+    """Return how the script selector names script ``name``: its display name and its ten digits (``ANY``: what it does)."""
+    if name == scripts.ANY:
+        return "Any script (names the script it reads)"
     s = scripts.get(name)
     return f"{s.display_name}  {s.digits}"
+
+
+def _mode_name(name: str) -> str:
+    """Return how the pad's messages name a script it reads (``ANY``: "Any script's")."""
+    return "Any script's" if name == scripts.ANY else scripts.get(name).display_name
 
 
 def png_bytes(image: np.ndarray, size: int) -> bytes:

@@ -373,8 +373,9 @@ def test_the_script_selector_names_each_script_with_its_digits():
     pad = DrawingPad(confident())
     labels = [label for label, _ in pad.script_selector.options]
     assert labels[0] == "Western (MNIST)  0123456789" and labels[1] == "Kannada  ೦೧೨೩೪೫೬೭೮೯"
-    assert [value for _, value in pad.script_selector.options] == list(scripts.SCRIPTS)
-    assert all(scripts.get(name).digits in label for label, name in pad.script_selector.options)
+    assert [value for _, value in pad.script_selector.options] == [*scripts.SCRIPTS, scripts.ANY]
+    assert all(scripts.get(name).digits in label for label, name in pad.script_selector.options[:-1])
+    assert labels[-1] == "Any script (names the script it reads)"
     assert pad.script == pad.script_selector.value == "western"
     assert pad.widget.children[0] is pad.script_selector  # on top, across the pad
 
@@ -427,4 +428,25 @@ def test_a_script_without_a_model_is_said_once_and_the_pad_keeps_reading_as_befo
     pad.select_script("tibetan")  # a model path given for it, but no file there
     [message] = pad.output.outputs
     assert "Tibetan digits cannot be read yet: model file not found" in message["text"]
+    assert pad.script == "western"
+
+
+def test_in_any_script_mode_the_pad_names_the_script_read_and_a_runner_up():
+    arabic_5 = Recognition(5, 0.8, np.eye(10, dtype=np.float32)[5], None, np.zeros((28, 28), np.float32),
+                           script="arabic", runner_up=("western", 0, 0.15))
+    assert describe(arabic_5) == Answer("digit", "٥ = 5", "80% sure")  # a one-script pad says no more
+    assert describe(arabic_5, any_script=True) == Answer("digit", "٥ = 5", "Arabic, 80% sure; or 0 Western?")
+    alone = Recognition(5, 0.8, arabic_5.probabilities, None, arabic_5.mnist_image, script="arabic")
+    assert describe(alone, any_script=True).note == "Arabic, 80% sure"
+    html = recognition_html(arabic_5, any_script=True)
+    assert 'data-script="arabic"' in html and "or 0 Western?" in html
+    assert box_size(html) == box_size(recognition_html(None)), "the same box in any-script mode"
+
+
+def test_any_script_mode_without_its_model_is_said_and_the_pad_stays(monkeypatch, tmp_path):
+    monkeypatch.setattr(config, "MODELS_DIR", tmp_path)
+    pad = DrawingPad(confident(3))
+    pad.select_script("any")
+    [message] = pad.output.outputs
+    assert "Any script's digits cannot be read yet: no any-script model at" in message["text"]
     assert pad.script == "western"
