@@ -191,21 +191,45 @@ def western_numbers(predictor: predict.Predictor, x: np.ndarray, y: np.ndarray, 
             "named_wrong": float(np.mean(wrong if declined is None else wrong & ~declined))}
 
 
-def any_script_numbers(path: Path, sets: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> dict:
-    """Return the any-script model's numbers: for now nan, as the model is not built yet; never invented ones.
+def any_script_numbers(path: Path, sets: Mapping[str, tuple[np.ndarray, np.ndarray]], pad_drawings: int) -> dict:
+    """Return how the any-script model at ``path`` reads every script's test digits, or nan values when it is missing.
 
-    To be written once ``models/any_script_cnn.keras`` exists: load it with
-    ``predict.Predictor(path, script="any")`` and measure ``mix_read_right``, the share of a mix
-    of all six scripts' test digits (``sets``, each script's held-out test split, with MNIST's
-    test set from ``data.load_mnist``) whose value it reads right, and ``mnist_test_accuracy``,
-    its accuracy on MNIST's test set. Until then both are nan, and their targets are "not
-    measured" (FAIL), whether the file is there or not; ``found`` and ``note`` say which.
+    ``sets`` maps script names (``"western"``: MNIST's test set) to their held-out test splits.
+    Per script: the share whose value it reads right (a Persian 2 read as an Arabic 2 is right)
+    and whose script it names right, on the dataset's images and on ``pad_drawings`` of them
+    redrawn as on the pad (``style.as_pad_drawing``), where no dataset style is left to tell
+    Persian from Arabic. ``mix_read_right`` is the mean over the scripts (each weighs the same),
+    ``mnist_test_accuracy`` the Western value accuracy; ``confusions`` counts, per pair of true
+    and named script, the images read as a wrong value of another script (the colliding glyphs).
     """
-    found = Path(path).exists()
-    note = ("The file is there, but its measurement is not written yet (`any_script_numbers` in "
-            "benchmarks/other_scripts.py)." if found else "")
-    return {"path": os.path.relpath(path, config.REPO_ROOT), "found": found, "mix_read_right": math.nan,
-            "mnist_test_accuracy": math.nan, "scripts": len(sets) + 1, "note": note}
+    shown, found = os.path.relpath(path, config.REPO_ROOT), Path(path).exists()
+    if not found:
+        bench.log(f"any script: no model at {shown}: not measured")
+        return {"path": shown, "found": False, "mix_read_right": math.nan, "mnist_test_accuracy": math.nan,
+                "scripts": len(sets), "note": ""}
+    reader = predict.Predictor(path, script=scripts.ANY)
+    by_script, confusions = {}, {}
+    for name, (x, y) in sets.items():
+        chosen = pad_sample(x, pad_drawings)
+        own, pad = _any_reading(reader, name, x, y), _any_reading(reader, name, _pad_drawings(x[chosen], name), y[chosen])
+        by_script[name] = {"images": len(y), **own.pop("rates"), "pad_images": len(chosen),
+                           **{f"pad_{k}": v for k, v in pad.pop("rates").items()}}
+        confusions[name] = own["confusions"]
+    mix = float(np.mean([v["value_right"] for v in by_script.values()]))
+    bench.log(f"any script: {shown}: {mix:.2%} of values read right on average over {len(sets)} scripts")
+    return {"path": shown, "found": True, "mix_read_right": mix, "scripts": len(sets),
+            "mnist_test_accuracy": by_script.get("western", {}).get("value_right", math.nan),
+            "by_script": by_script, "confusions": confusions, "note": ""}
+
+
+def _any_reading(reader: predict.Predictor, name: str, x: np.ndarray, y: np.ndarray) -> dict:
+    """Return the any-script ``reader``'s value and script accuracy on script ``name``'s images, and its cross-script mistakes."""
+    value_right = reader.predict_batch(x).argmax(axis=1) == np.asarray(y)
+    named = np.array(scripts.SCRIPTS)[reader.scripts_read(x)] if len(y) else np.array([], str)
+    wrong_elsewhere = ~value_right & (named != name)
+    return {"rates": {"value_right": float(value_right.mean()) if len(y) else math.nan,
+                      "script_right": float(np.mean(named == name)) if len(y) else math.nan},
+            "confusions": {str(k): int(c) for k, c in zip(*np.unique(named[wrong_elsewhere], return_counts=True))}}
 
 
 # --- targets and report -----------------------------------------------------------------------
@@ -300,8 +324,9 @@ def run(args: argparse.Namespace) -> dict:
         "data": {name: data_numbers(split) for name, split in splits.items()},
         "models": models, "efficiency": efficiency,
         "western_model": {"path": os.path.relpath(init, config.REPO_ROOT), "sure": transfer.SURE}, "western": reads,
-        "any_script": any_script_numbers(config.script_model(scripts.ANY),
-                                         {name: split.test for name, split in splits.items()}),
+        "any_script": any_script_numbers(args.models_dir / config.script_model(scripts.ANY).name,
+                                         {"western": scripts.load_digits("western")[1],
+                                          **{name: split.test for name, split in splits.items()}}, plan.pad_drawings),
         "total_wall_s": time.perf_counter() - start,
     }
     results["targets"] = evaluate_targets(results)

@@ -787,9 +787,21 @@ def _western_md(sets: dict, model: dict) -> str:
 
 
 def _any_script_md(a: dict) -> str:
-    state = (f"{_percent(a['mix_read_right'])} read right on a mix of all six scripts' test digits, "
-             f"{_percent(a['mnist_test_accuracy'])} on the MNIST test set" if a["found"] else "not built yet")
-    return f"### The any-script model\n\n`{a['path']}`: {state}. {a['note']}".rstrip()
+    if not a["found"]:
+        return f"### The any-script model\n\n`{a['path']}`: not built yet. {a['note']}".rstrip()
+    rows = [(name, f"{v['images']:,}", _percent(v["value_right"]), _percent(v["script_right"]), f"{v['pad_images']:,}",
+             _percent(v["pad_value_right"]), _percent(v["pad_script_right"]),
+             ", ".join(f"{k} {n}" for k, n in a["confusions"].get(name, {}).items()) or "-")
+            for name, v in a["by_script"].items()]
+    return ("### The any-script model\n\n"
+            f"`{a['path']}`: {_percent(a['mix_read_right'])} of values read right on a mix of all {a['scripts']} "
+            f"scripts' test digits (each script weighs the same), {_percent(a['mnist_test_accuracy'])} on the MNIST "
+            "test set. A value read in another script still counts as right (a Persian 2 read as an Arabic 2); "
+            "\"script named\" is how often the script it names is the digit's own; \"as on the pad\": test digits "
+            "redrawn from their skeleton with the pad's pen, where no dataset style is left; the last column counts "
+            "the images read as a wrong value of another script.\n\n"
+            + markdown_table(["script", "test images", "value right", "script named", "as on the pad",
+                              "value right (pad)", "script named (pad)", "wrong value, other script"], rows))
 
 
 def read_scripts_results(out_dir: Path) -> dict | None:

@@ -546,7 +546,7 @@ def scripts_results(osb) -> dict:
         "models": {n: script_model(accuracy=osb.GOALS[n] / 100) for n in names},
         "efficiency": {n: curve(0.1) for n in names},
         "western_model": {"path": "models/digitlab_cnn.keras", "sure": 0.9}, "western": {n: dict(western) for n in names},
-        "any_script": osb.any_script_numbers(config.REPO_ROOT / "models" / "no_such_any_script_cnn.keras", {}),
+        "any_script": osb.any_script_numbers(config.REPO_ROOT / "models" / "no_such_any_script_cnn.keras", {}, 0),
     }
 
 
@@ -593,12 +593,28 @@ def test_a_missing_script_model_is_not_measured_and_fails(osb, bench, scripts_re
     assert f"| Tibetan | `{missing['path']}`: not found, not measured | - |" in md
 
 
-def test_the_any_script_model_waits_for_its_measurement(osb, tmp_path):
-    for path in (tmp_path / "any_script_cnn.keras", OTHER_SCRIPTS):  # missing, and a file that exists
-        out = osb.any_script_numbers(path, {"kannada": (np.zeros((1, 28, 28)), np.zeros(1))})
-        assert np.isnan(out["mix_read_right"]) and np.isnan(out["mnist_test_accuracy"])
-        assert out["found"] is path.exists() and out["scripts"] == 2
-    assert "not written yet" in out["note"]
+def test_the_any_script_model_is_measured_by_value_and_script_or_not_at_all(osb, bench, scripts_results, tmp_path):
+    out = osb.any_script_numbers(tmp_path / "any_script_cnn.keras", {"kannada": (np.zeros((1, 28, 28)), np.zeros(1))}, 2)
+    assert np.isnan(out["mix_read_right"]) and np.isnan(out["mnist_test_accuracy"]) and not out["found"]
+    model = model_lib.build_cnn(widths=(4, 8, 8), classes=60)  # reads every image as an Arabic 3 (class 33)
+    kernel, bias = model.layers[-1].get_weights()
+    bias[:] = -20.0
+    bias[33] = 0.0
+    model.layers[-1].set_weights([np.zeros_like(kernel), bias])
+    path = model_lib.save_model(model, tmp_path / "any.keras", {"script": "any"})
+    digits = np.zeros((4, 28, 28), np.uint8)
+    digits[:, 6:22, 12:16] = 255
+    sets = {"western": (digits, np.array([3, 3, 1, 2])), "arabic": (digits, np.array([3, 3, 3, 3]))}
+    out = osb.any_script_numbers(path, sets, 2)
+    assert out["by_script"]["western"] | {"pad_value_right": 0} == {
+        "images": 4, "value_right": 0.5, "script_right": 0.0, "pad_images": 2, "pad_value_right": 0,
+        "pad_script_right": 0.0}
+    assert out["by_script"]["arabic"]["value_right"] == out["by_script"]["arabic"]["script_right"] == 1.0
+    assert out["mix_read_right"] == 0.75 and out["mnist_test_accuracy"] == 0.5
+    assert out["confusions"] == {"western": {"arabic": 2}, "arabic": {}}
+    results = {**scripts_results, "any_script": out}
+    md = bench.scripts_markdown({**results, "targets": osb.evaluate_targets(results)})
+    assert "75.00% of values read right on a mix of all 2 scripts" in md and "| western | 4 | 50.00% | 0.00% |" in md
 
 
 def test_scripts_markdown_section(osb, bench, scripts_results):
