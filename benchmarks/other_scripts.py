@@ -211,25 +211,17 @@ def any_script_numbers(path: Path, sets: Mapping[str, tuple[np.ndarray, np.ndarr
     by_script, confusions = {}, {}
     for name, (x, y) in sets.items():
         chosen = pad_sample(x, pad_drawings)
-        own, pad = _any_reading(reader, name, x, y), _any_reading(reader, name, _pad_drawings(x[chosen], name), y[chosen])
-        by_script[name] = {"images": len(y), **own.pop("rates"), "pad_images": len(chosen),
-                           **{f"pad_{k}": v for k, v in pad.pop("rates").items()}}
-        confusions[name] = own["confusions"]
+        own = transfer.any_script_reading(reader, name, x, y)
+        pad = transfer.any_script_reading(reader, name, _pad_drawings(x[chosen], name), y[chosen])
+        by_script[name] = {"images": len(y), "value_right": own.value_right, "script_right": own.script_right,
+                           "pad_images": len(chosen), "pad_value_right": pad.value_right,
+                           "pad_script_right": pad.script_right}
+        confusions[name] = own.confusions()
     mix = float(np.mean([v["value_right"] for v in by_script.values()]))
     bench.log(f"any script: {shown}: {mix:.2%} of values read right on average over {len(sets)} scripts")
     return {"path": shown, "found": True, "mix_read_right": mix, "scripts": len(sets),
             "mnist_test_accuracy": by_script.get("western", {}).get("value_right", math.nan),
             "by_script": by_script, "confusions": confusions, "note": ""}
-
-
-def _any_reading(reader: predict.Predictor, name: str, x: np.ndarray, y: np.ndarray) -> dict:
-    """Return the any-script ``reader``'s value and script accuracy on script ``name``'s images, and its cross-script mistakes."""
-    value_right = reader.predict_batch(x).argmax(axis=1) == np.asarray(y)
-    named = np.array(scripts.SCRIPTS)[reader.scripts_read(x)] if len(y) else np.array([], str)
-    wrong_elsewhere = ~value_right & (named != name)
-    return {"rates": {"value_right": float(value_right.mean()) if len(y) else math.nan,
-                      "script_right": float(np.mean(named == name)) if len(y) else math.nan},
-            "confusions": {str(k): int(c) for k, c in zip(*np.unique(named[wrong_elsewhere], return_counts=True))}}
 
 
 # --- targets and report -----------------------------------------------------------------------

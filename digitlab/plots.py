@@ -26,7 +26,7 @@ from scipy import ndimage
 from digitlab import analysis, preprocess, scripts
 
 if TYPE_CHECKING:  # transfer trains models: plots only reads its results
-    from digitlab.transfer import EfficiencyCurve
+    from digitlab.transfer import CrossScriptMistake, EfficiencyCurve
 
 __all__ = [
     "DIGIT_CMAP",
@@ -37,6 +37,7 @@ __all__ = [
     "plot_class_balance",
     "plot_confident_mistakes",
     "plot_confusion_matrix",
+    "plot_cross_script_mistakes",
     "plot_declined",
     "plot_digits_compared",
     "plot_efficiency",
@@ -663,6 +664,22 @@ def plot_feature_maps(maps: np.ndarray, *, image: np.ndarray | None = None, n: i
         first_map = grid[1 if image is not None else 0].images[0]
         fig.colorbar(first_map, ax=grid, shrink=0.8, pad=0.02, aspect=25, label="activation")
     return fig
+
+
+def plot_cross_script_mistakes(mistakes: Sequence[CrossScriptMistake], *, ncols: int = 6) -> Figure:
+    """Return a grid of digits read as a wrong value of another script, each titled ``arabic 5 -> western 0``.
+
+    The colliding glyphs of ``transfer.cross_script_mistakes``: what the any-script model meets
+    when scripts share shapes. Titles name the scripts, so no font needs their glyphs.
+    """
+    if not mistakes:
+        fig, ax = plt.subplots(figsize=(4, 0.8))
+        _blank(ax)
+        ax.text(0.5, 0.5, "no digit read as a wrong value of another script", ha="center", va="center")
+        return fig
+    titles = [m.caption().replace(" -> ", "\n-> ") for m in mistakes]
+    return _image_grid([preprocess.to_unit(m.image) for m in mistakes], min(ncols, len(mistakes)), titles=titles,
+                       panel=1.1, vmin=0, vmax=1)
 
 
 def plot_declined(by_kind: Mapping[str, float], *, digits: Mapping[str, float] | None = None, ax: Axes | None = None,

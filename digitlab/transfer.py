@@ -8,7 +8,10 @@ and measures both on the script's held-out test split: notebook 05's data-effici
 (``efficiency_table`` lists them, ``plots.plot_efficiency`` draws one). ``accuracies`` and
 ``accuracy_table`` put each script's model's test accuracy beside published results, and
 ``script_predictors`` loads each script's shipped model or trains a small stand-in, so that a
-notebook runs before those models exist.
+notebook runs before those models exist. ``any_script_reading`` and ``any_script_table`` say how
+the any-script model reads each script (the value, and the script it names), and
+``cross_script_mistakes`` finds the digits it reads as a wrong value of another script: the
+colliding glyphs.
 """
 from __future__ import annotations
 
@@ -28,7 +31,8 @@ from digitlab.predict import Predictor
 
 __all__ = [
     "SIZES", "SURE", "PUBLISHED", "EfficiencyPoint", "EfficiencyCurve", "efficiency_curve", "efficiency_table",
-    "reading_table", "accuracies", "accuracy_table", "script_predictors",
+    "reading_table", "accuracies", "accuracy_table", "script_predictors", "AnyScriptReading", "any_script_reading",
+    "any_script_table", "CrossScriptMistake", "cross_script_mistakes",
 ]
 
 #: Training images per digit of the data-efficiency curves; None stands for every training image.
@@ -202,6 +206,83 @@ def script_predictors(
             paths[name] = train.train(script=name, init=init, per_class=per_class, epochs=epochs,
                                       out=folder / f"{name}_cnn.keras", verbose=0).path
         return {name: Predictor(path, script=name) for name, path in paths.items()}
+
+
+@dataclass(frozen=True, eq=False)
+class AnyScriptReading:
+    """How the any-script model read one script's images: per image, the value and the script it named."""
+
+    script: str
+    labels: np.ndarray
+    values: np.ndarray
+    """(N,) the value read (a Persian 2 read as an Arabic 2 reads 2)."""
+    named: np.ndarray
+    """(N,) the name of the script each image was read as."""
+
+    @property
+    def value_right(self) -> float:
+        """Return the share of values read right (nan for no images)."""
+        return float(np.mean(self.values == self.labels)) if len(self.labels) else float("nan")
+
+    @property
+    def script_right(self) -> float:
+        """Return the share of images whose own script was named (nan for no images)."""
+        return float(np.mean(self.named == self.script)) if len(self.labels) else float("nan")
+
+    def elsewhere(self) -> np.ndarray:
+        """Return (N,) bool: read as a wrong value of another script (a Western 0 read as an Arabic 5)."""
+        return (self.values != self.labels) & (self.named != self.script)
+
+    def confusions(self) -> dict[str, int]:
+        """Return, per other script, how many images were read as a wrong value of it."""
+        names, counts = np.unique(self.named[self.elsewhere()], return_counts=True)
+        return {str(k): int(c) for k, c in zip(names, counts)}
+
+
+def any_script_reading(reader: Predictor, script: str, x: np.ndarray, y: np.ndarray) -> AnyScriptReading:
+    """Return how ``reader`` (a ``Predictor(script="any")``) reads script ``script``'s MNIST-format digits ``(x, y)``."""
+    named = np.array(scripts.SCRIPTS)[reader.scripts_read(x)] if len(y) else np.array([], str)
+    values = reader.predict_batch(x).argmax(axis=1) if len(y) else np.array([], int)
+    return AnyScriptReading(scripts.check_name(script), np.asarray(y), values, named)
+
+
+def any_script_table(readings: Sequence[AnyScriptReading]) -> analysis.Table:
+    """Return a Table with a row per script: images, value read right, its script named, wrong values read in other scripts."""
+    rows = [(scripts.get(r.script).display_name, len(r.labels), f"{r.value_right:.1%}", f"{r.script_right:.1%}",
+             ", ".join(f"{scripts.get(k).display_name} {n}" for k, n in r.confusions().items()) or "-")
+            for r in readings]
+    return analysis.Table(("script", "images", "value read right", "script named right",
+                           "read as a wrong value of another script"), tuple(rows))
+
+
+@dataclass(frozen=True)
+class CrossScriptMistake:
+    """One digit read as a wrong value of another script: what it was, and what it was read as."""
+
+    image: np.ndarray
+    script: str
+    digit: int
+    read_script: str
+    read_digit: int
+
+    def caption(self) -> str:
+        """Return e.g. ``arabic 5 -> western 0`` (names, so no font needs the glyphs)."""
+        return f"{self.script} {self.digit} -> {self.read_script} {self.read_digit}"
+
+
+def cross_script_mistakes(
+    readings: Sequence[AnyScriptReading], images: Mapping[str, np.ndarray], *, per_script: int = 4,
+) -> list[CrossScriptMistake]:
+    """Return up to ``per_script`` of each script's digits read as a wrong value of another script, in order.
+
+    ``images`` maps each reading's script to the images it was made from.
+    """
+    found = []
+    for r in readings:
+        for i in np.flatnonzero(r.elsewhere())[:per_script]:
+            found.append(CrossScriptMistake(images[r.script][i], r.script, int(r.labels[i]), str(r.named[i]),
+                                            int(r.values[i])))
+    return found
 
 
 @contextlib.contextmanager

@@ -528,3 +528,16 @@ def test_plot_declined_labels_each_kind_and_real_digit_set():
     widths = sorted(round(p.get_width(), 3) for p in ax.patches)
     assert widths == [0.01, 0.9, 1.0]
     assert {t.get_text() for t in ax.texts} == {"90.0%", "100.0%", "1.0%"}
+
+
+def test_plot_cross_script_mistakes_titles_each_digit_with_what_it_was_read_as():
+    from digitlab.transfer import CrossScriptMistake
+
+    mistakes = [CrossScriptMistake(np.full((28, 28), 200, np.uint8), "arabic", 5, "western", 0)] * 3
+    fig = plots.plot_cross_script_mistakes(mistakes, ncols=2)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["arabic 5\n-> western 0"] * 3 and len(fig.axes) == 4
+    plt.close(fig)
+    empty = plots.plot_cross_script_mistakes([])
+    assert "no digit read as a wrong value" in empty.axes[0].texts[0].get_text()
+    plt.close(empty)

@@ -111,3 +111,32 @@ def test_script_predictors_load_shipped_models_and_train_stand_ins_for_the_other
     [(name, shipped)] = transfer.script_predictors(("arabic",), init=tmp_path / "none.keras").items()
     assert name == "arabic" and shipped.model_path == tmp_path / "models" / "arabic_cnn.keras"
     assert capsys.readouterr().out == ""
+
+
+class AnyScript:
+    """Stands in for the any-script Predictor: reads every image as ``script``'s ``digit``."""
+
+    def __init__(self, script, digit):
+        self.index, self.digit = scripts.SCRIPTS.index(script), digit
+
+    def predict_batch(self, x):
+        return np.tile(np.eye(10)[self.digit], (len(x), 1))
+
+    def scripts_read(self, x):
+        return np.full(len(x), self.index)
+
+
+def test_the_any_script_reading_counts_values_and_scripts_and_finds_the_colliding_glyphs():
+    images = np.arange(4 * 28 * 28).reshape(4, 28, 28) % 255
+    as_western_0 = transfer.any_script_reading(AnyScript("western", 0), "arabic", images, np.array([5, 5, 0, 1]))
+    assert as_western_0.value_right == 0.25 and as_western_0.script_right == 0.0
+    assert as_western_0.elsewhere().tolist() == [True, True, False, True]
+    assert as_western_0.confusions() == {"western": 3}
+    own = transfer.any_script_reading(AnyScript("western", 0), "western", images, np.array([0, 0, 3, 0]))
+    assert (own.value_right, own.script_right, own.confusions()) == (0.75, 1.0, {})
+    table = transfer.any_script_table([as_western_0, own])
+    assert table.rows == (("Arabic (Eastern Arabic-Indic)", 4, "25.0%", "0.0%", "Western (MNIST) 3"),
+                          ("Western (MNIST)", 4, "75.0%", "100.0%", "-"))
+    found = transfer.cross_script_mistakes([as_western_0, own], {"arabic": images, "western": images}, per_script=2)
+    assert [m.caption() for m in found] == ["arabic 5 -> western 0"] * 2
+    np.testing.assert_array_equal(found[1].image, images[1])
