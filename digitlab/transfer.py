@@ -188,14 +188,14 @@ def script_predictors(
     names: Sequence[str] = scripts.SCRIPTS[1:], *, init: str | os.PathLike = config.SHIPPED_MODEL,
     per_class: int = 100, epochs: int = 3, folder: str | os.PathLike | None = None,
 ) -> dict[str, Predictor]:
-    """Return a ``Predictor`` of each script: its shipped model (``config.script_model``), or a small stand-in.
+    """Return a ``Predictor`` of each script (or ``scripts.ANY``): its shipped model (``config.script_model``), or a small stand-in.
 
     A stand-in is fine-tuned from ``init`` on ``per_class`` images of each digit for ``epochs``
     epochs and saved with its card in ``folder`` (None: a new temporary folder), with a printed
     note, so that notebooks run, with weaker models, before the shipped ones are trained. Which
     is which shows in each predictor's ``model_path``.
     """
-    paths = {name: config.script_model(scripts.check_name(name)) for name in names}
+    paths = {name: config.script_model(scripts.check_name(name, any_ok=True)) for name in names}
     missing = [name for name, path in paths.items() if not path.exists()]
     if missing:
         folder = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="digitlab-stand-ins-"))
