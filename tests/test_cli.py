@@ -270,7 +270,8 @@ def test_predict_json_carries_digit_confidence_reason_and_declines_with_status_0
     good = next(iter(digit_files))
     proc = run("predict", "--json", str(good), str(non_digit_files["line"]), str(non_digit_files["dot"]))
     digit, line, dot = (json.loads(s) for s in proc.stdout.strip().splitlines())
-    assert set(digit) == {"file", "script", "digit", "confidence", "reason", "probabilities"}
+    assert set(digit) == {"file", "script", "digit", "confidence", "reason", "probabilities", "runner_up"}
+    assert digit["runner_up"] is None  # only the any-script model names a runner-up in another script
     assert digit["digit"] == digit_files[good] and digit["reason"] is None and digit["script"] == "western"
     assert digit["confidence"] == pytest.approx(max(digit["probabilities"]), abs=1e-6)
     assert (line["digit"], line["reason"]) == (None, "not a digit") and len(line["probabilities"]) == 10
