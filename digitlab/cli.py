@@ -401,8 +401,8 @@ def _print_recognition(path: Path, r, as_json: bool, any_script: bool = False) -
     else:
         answer = f"that doesn't look like a digit ({r.reason})"
     if any_script and r.digit is not None:
-        answer += f" ({scripts.get(r.script).display_name})"
+        answer += f" ({scripts.short_name(r.script)})"
         if r.runner_up:
             other, digit, p = r.runner_up
-            answer += f"; or {scripts.written(digit, other)} ({scripts.get(other).display_name}, {p:.0%})"
+            answer += f"; or {scripts.written(digit, other)} ({scripts.short_name(other)}, {p:.0%})"
     print(f"{path}: {answer}   (" + ", ".join(f"{int(d)}: {probs[d]:.3f}" for d in top) + ")")

@@ -111,10 +111,10 @@ def describe(recognition: Recognition | None, *, any_script: bool = False) -> An
         sure = f"{_percent(recognition.confidence)} sure"
         if not any_script:
             return Answer("digit", written(recognition.digit), sure)
-        note = f"{scripts.get(recognition.script).display_name.split(' (')[0]}, {sure}"
+        note = f"{scripts.short_name(recognition.script)}, {sure}"
         if recognition.runner_up is not None:
             other, digit, _ = recognition.runner_up
-            note += f"; or {scripts.written(digit, other)} {scripts.get(other).display_name.split(' (')[0]}?"
+            note += f"; or {scripts.written(digit, other)} {scripts.short_name(other)}?"
         return Answer("digit", written(recognition.digit), note)
     if recognition.candidates:
         first, second = recognition.candidates

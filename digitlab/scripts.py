@@ -39,7 +39,7 @@ __all__ = [
     "RAW_URL", "TEST_FRACTION", "RawFile", "Script", "REGISTRY", "SCRIPTS", "get", "load_digits", "find_digits",
     "given_digits_source", "default_digits_path", "read_digits", "split_test", "download_digits", "convert",
     "git_blob_sha1", "ANY", "check_name", "ModelData", "model_data", "take_per_class", "card_script", "find_model",
-    "written", "ANY_CLASSES", "classes_of", "any_labels", "value_logits", "reading_scores",
+    "written", "short_name", "ANY_CLASSES", "classes_of", "any_labels", "value_logits", "reading_scores",
 ]
 
 #: Where GitHub serves a repository's files at a commit: ``<RAW_URL>/<owner>/<name>/<commit>/<path>``.
@@ -239,6 +239,11 @@ def written(digit: int, script: str | Script) -> str:
     if isinstance(digit, bool) or not (isinstance(digit, (int, np.integer)) and 0 <= digit < config.NUM_CLASSES):
         raise ValueError(f"digit must be an integer from 0 to 9, got {digit!r}")
     return str(digit) if s.name == "western" else f"{s.write(int(digit))} = {int(digit)}"
+
+
+def short_name(script: str | Script) -> str:
+    """Return the script's display name without its note in brackets: ``Arabic``, ``Western`` (for a reading's script)."""
+    return get(script).display_name.split(" (")[0]
 
 
 def check_name(name: str, *, any_ok: bool = False) -> str:

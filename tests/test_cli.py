@@ -1,6 +1,7 @@
 """``python -m digitlab``: success and error paths, run as real subprocesses."""
 from __future__ import annotations
 
+import re
 import json
 import os
 import subprocess
@@ -407,3 +408,15 @@ def test_predict_shows_a_scripts_glyph_with_its_value(kannada_cli_model, kannada
     objects = [json.loads(line) for line in run("predict", "--json", "--script", "kannada", "--model", str(out),
                                                  *paths).stdout.splitlines()]
     assert [o["script"] for o in objects] == ["kannada", "kannada"] and all(o["digit"] is not None for o in objects)
+
+
+@pytest.mark.slow
+def test_predict_with_the_any_script_model_names_the_script_it_reads(kannada_files):
+    paths = [str(p) for p in kannada_files]
+    names = "|".join(scripts.short_name(n) for n in scripts.SCRIPTS)
+    for line in run("predict", "--script", "any", *paths).stdout.splitlines():
+        assert re.search(rf": .+ \(({names})\)(; or .+ \(({names}), \d+%\))?   \(", line), line
+    for line in run("predict", "--json", "--script", "any", *paths).stdout.splitlines():
+        answer = json.loads(line)
+        assert answer["script"] in scripts.SCRIPTS and len(answer["probabilities"]) == 10
+        assert answer["runner_up"] is None or answer["runner_up"]["script"] != answer["script"]

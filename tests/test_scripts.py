@@ -597,3 +597,7 @@ def test_the_any_script_data_joins_every_scripts_own_split():
     assert np.bincount(any_data.train[1]).tolist() == [3] * 60
     (_, y_train), (_, y_test) = scripts.load_digits("any")
     assert y_train.max() == 59 and len(y_test) == sum(len(scripts.load_digits(n)[1][1]) for n in scripts.SCRIPTS)
+
+
+def test_short_name_drops_the_note_in_brackets():
+    assert [scripts.short_name(n) for n in ("western", "arabic", "kannada")] == ["Western", "Arabic", "Kannada"]
