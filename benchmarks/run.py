@@ -243,13 +243,10 @@ def card_numbers(card: dict) -> dict:
 
 def other_script_digits(names: Sequence[str] = OTHER_SCRIPTS) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Return the test digits of each of ``names`` whose file is found here (``scripts.find_digits``, never downloaded)."""
-    found = {}
-    for name in names:
-        try:
-            found[name] = scripts.read_digits(scripts.find_digits(name, download=False), name)[1]
-        except data.DataError as exc:
-            log(f"{name} digits left out of the non-digits: {str(exc).splitlines()[0]}")
-    return found
+    def left_out(name: str, exc: Exception) -> None:
+        log(f"{name} digits left out of the non-digits: {str(exc).splitlines()[0]}")
+
+    return {name: splits[1] for name, splits in scripts.local_digits(names, on_missing=left_out).items()}
 
 
 # --- stages -----------------------------------------------------------------------------------

@@ -369,12 +369,8 @@ def tune_nondigits(script: str = "western", *, n_per_kind: int = TUNE_NONDIGITS,
     digit join in (tune half of their training images) where their files are found here; they
     are never downloaded for this.
     """
-    others = {}
-    for name in (nondigits_lib.LOOKALIKE_DIGITS if script == "western" else ()):
-        try:
-            others[name] = scripts.read_digits(scripts.find_digits(name, download=False), name)[0]
-        except data.DataError:
-            continue
+    names = nondigits_lib.LOOKALIKE_DIGITS if script == "western" else ()
+    others = {name: splits[0] for name, splits in scripts.local_digits(names).items()}
     marks = nondigits_lib.build_nondigit_set(n_per_kind, seed=seed, part="tune", scripts=others or None)
     images, inked = marks.mnist_images()
     return images[inked]

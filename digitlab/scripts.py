@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -39,7 +39,7 @@ __all__ = [
     "RAW_URL", "TEST_FRACTION", "RawFile", "Script", "REGISTRY", "SCRIPTS", "get", "load_digits", "find_digits",
     "given_digits_source", "default_digits_path", "read_digits", "split_test", "download_digits", "convert",
     "git_blob_sha1", "ANY", "check_name", "ModelData", "model_data", "take_per_class", "card_script", "find_model",
-    "written", "short_name", "ANY_CLASSES", "classes_of", "any_labels", "value_logits", "reading_scores",
+    "written", "short_name", "local_digits", "ANY_CLASSES", "classes_of", "any_labels", "value_logits", "reading_scores",
 ]
 
 #: Where GitHub serves a repository's files at a commit: ``<RAW_URL>/<owner>/<name>/<commit>/<path>``.
@@ -321,6 +321,24 @@ def load_digits(script: str | Script, path: str | os.PathLike | None = None) -> 
     if not s.repository:  # MNIST
         return data.load_mnist(path)
     return read_digits(find_digits(s, path), s)
+
+
+def local_digits(names: Sequence[str], *, on_missing: Callable[[str, DataError], None] | None = None,
+                 ) -> dict[str, tuple[Split, Split]]:
+    """Return the train and test splits of each of ``names`` whose file is found here (``find_digits``), never downloaded.
+
+    A script whose file is not here (or unreadable) is left out, after ``on_missing(name, error)``
+    if given: for the optional extras (other scripts' digits as non-digits) that must never start a
+    download.
+    """
+    found = {}
+    for name in names:
+        try:
+            found[name] = read_digits(find_digits(name, download=False), name)
+        except DataError as exc:
+            if on_missing is not None:
+                on_missing(name, exc)
+    return found
 
 
 def read_digits(path: str | os.PathLike, script: str | Script) -> tuple[Split, Split]:

@@ -601,3 +601,14 @@ def test_the_any_script_data_joins_every_scripts_own_split():
 
 def test_short_name_drops_the_note_in_brackets():
     assert [scripts.short_name(n) for n in ("western", "arabic", "kannada")] == ["Western", "Arabic", "Kannada"]
+
+
+def test_local_digits_reads_what_is_here_and_never_downloads(monkeypatch, tmp_path):
+    found = scripts.local_digits(("kannada",))  # $DIGITLAB_SCRIPTS holds the offline copies
+    assert set(found) == {"kannada"} and found["kannada"][1][0].shape[1:] == (28, 28)
+    monkeypatch.setenv(config.SCRIPTS_ENV, str(tmp_path))
+    monkeypatch.setattr(config, "DATA_DIR", tmp_path / "data")
+    monkeypatch.delenv(config.DATA_ENV, raising=False)
+    missing = []
+    assert scripts.local_digits(("tibetan",), on_missing=lambda name, exc: missing.append(name)) == {}
+    assert missing == ["tibetan"] and not (tmp_path / "data" / "tibetan.npz").exists()
