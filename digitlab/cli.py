@@ -82,8 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "--data then names MNIST's file)", any_ok=True)
     t.add_argument("--init", type=Path, metavar="MODEL",
                    help="fine-tune this .keras model (e.g. models/digitlab_cnn.keras, the shipped MNIST model): its "
-                        "architecture and weights are kept and every layer is trained, at a lower peak learning rate "
-                        "(train.FINE_TUNE_LEARNING_RATE); without it a new model is trained from scratch")
+                        "architecture and weights are kept and every layer is trained "
+                        "(peak learning rate train.FINE_TUNE_LEARNING_RATE); without it a new model is trained from scratch")
     t.add_argument("--epochs", type=_positive_int, default=config.EPOCHS,
                    help=f"passes over the training images (default {config.EPOCHS})")
     t.add_argument("--out", type=Path,

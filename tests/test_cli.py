@@ -392,7 +392,7 @@ def test_train_and_evaluate_a_script_model(kannada_cli_model, tmp_path):
     tuned = tmp_path / "tuned.keras"
     run("train", "--script", "kannada", "--init", str(out), "--per-class", "10", "--epochs", "1", "--out", str(tuned))
     card = json.loads(tuned.with_name("tuned.card.json").read_text())
-    assert card["init_model"]["source_file"] == "k.keras" and card["parameters"]["learning_rate"] == 5e-4
+    assert card["init_model"]["source_file"] == "k.keras" and card["parameters"]["learning_rate"] == 2e-3
 
 
 @pytest.mark.slow
