@@ -208,7 +208,7 @@ def test_training_targets_one_hot_for_digits_uniform_for_non_digits():
     assert targets.shape == (3, 10) and targets.dtype == np.float32
     assert targets[0].argmax() == 3 and targets[0].max() == 1 and targets[2, 0] == 1
     np.testing.assert_allclose(targets[1], np.full(10, 0.1))
-    with pytest.raises(ValueError, match="digits 0-9 or NOT_A_DIGIT"):
+    with pytest.raises(ValueError, match="classes 0-9 or NOT_A_DIGIT"):
         train.training_targets(np.array([1, 10]))
     with pytest.raises(ValueError, match="got -2"):
         train.training_targets(np.array([-2]))
@@ -318,7 +318,7 @@ def test_predictor_reads_a_script_model_as_that_script_only(kannada_model, tmp_p
     monkeypatch.setattr(config, "MODELS_DIR", tmp_path)
     with pytest.raises(model_lib.ModelFileError, match="--script kannada --out .*kannada_cnn.keras"):
         predict.Predictor(script="kannada")
-    with pytest.raises(model_lib.ModelFileError, match="any-script model is not trained yet"):
+    with pytest.raises(model_lib.ModelFileError, match="no any-script model at .*--script any"):
         predict.Predictor(script="any")
     for src in (kannada_model.path, model_lib.card_path(kannada_model.path)):
         (tmp_path / src.name.replace("kannada.", "kannada_cnn.")).write_bytes(src.read_bytes())
