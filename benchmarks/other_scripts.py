@@ -345,12 +345,9 @@ def write_results(results: dict, out_dir: Path) -> tuple[Path, Path]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark of the other scripts and write its results; return the exit status (2 on bad input)."""
     args = build_parser().parse_args(argv)
-    try:
-        out_dir = out_dir_for(args)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        results = run(args)
-    except (ValueError, OSError) as exc:  # DataError and ModelFileError are ValueErrors
-        print("other_scripts: error: " + " ".join(line.strip() for line in str(exc).splitlines()), file=sys.stderr)
+    out_dir = out_dir_for(args)
+    results = bench.run_or_report("other_scripts", out_dir, lambda: run(args))
+    if results is None:
         return 2
     json_path, md_path = write_results(results, out_dir)
     passed, total = bench.targets_met(results)

@@ -52,7 +52,7 @@ __all__ = [
     "card_numbers", "other_script_digits", "batch_numbers", "decline_numbers", "pages_declined", "measure_shipped", "run_reference", "run_digitlab", "run_first_recipe", "time_to_accuracy", "evaluate_targets",
     "markdown_table", "render_markdown", "SCRIPTS_JSON", "scripts_markdown", "read_scripts_results", "targets_met",
     "machine_info", "git_commit", "command_line", "build_parser", "plan_for", "out_dir_for", "run", "write_markdown",
-    "write_results", "main",
+    "write_results", "run_or_report", "main",
 ]
 
 HERE = Path(__file__).resolve().parent
@@ -935,15 +935,26 @@ def write_results(results: dict, out_dir: Path) -> tuple[Path, Path]:
     return write_json_atomic(out_dir / "results.json", results), write_markdown(results, out_dir)
 
 
+def run_or_report(prog: str, out_dir: Path, work: Callable[[], dict]) -> dict | None:
+    """Return ``work()``'s results once ``out_dir`` exists; on bad input print one ``PROG: error:`` line and return None.
+
+    Both benchmarks' ``main`` run so: a missing or broken file (DataError and ModelFileError are
+    ValueErrors) is one line on stderr, and nothing is written.
+    """
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return work()
+    except (ValueError, OSError) as exc:
+        print(f"{prog}: error: " + " ".join(line.strip() for line in str(exc).splitlines()), file=sys.stderr)
+        return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and write its results; return the exit status (2 on bad input)."""
     args = build_parser().parse_args(argv)
-    try:
-        out_dir = out_dir_for(args)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        results = run(args)
-    except (ValueError, OSError) as exc:  # DataError and ModelFileError are ValueErrors
-        print(f"benchmark: error: {exc}", file=sys.stderr)
+    out_dir = out_dir_for(args)
+    results = run_or_report("benchmark", out_dir, lambda: run(args))
+    if results is None:
         return 2
     paths = write_results(results, out_dir)
     scripts_results = read_scripts_results(out_dir)
