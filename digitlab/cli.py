@@ -297,11 +297,11 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     _, (x_test, y_test) = scripts.load_digits(args.script, args.data)  # before the model: bad data is reported at once
     predictor = predict.Predictor(args.model, script=args.script)
-    probabilities = predictor.predict_batch(x_test)
+    probabilities, read = predictor.read_batch(x_test)
     report = metrics.report(y_test % 10, probabilities)  # the any-script model: the values read
     if args.script == "any":
         right, script_of = probabilities.argmax(axis=1) == y_test % 10, y_test // 10
-        report["script_accuracy"] = float((predictor.scripts_read(x_test) == script_of).mean())
+        report["script_accuracy"] = float((read == script_of).mean())
         report["by_script"] = {name: float(right[script_of == i].mean()) for i, name in enumerate(scripts.SCRIPTS)}
     if args.json:
         print(json.dumps({"model": str(predictor.model_path), "script": args.script, **report}))

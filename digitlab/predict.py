@@ -201,13 +201,19 @@ class Predictor:
         return scripts.SCRIPTS[best], runner_up
 
     def scripts_read(self, x: np.ndarray) -> np.ndarray:
-        """Return (N,) the index in ``scripts.SCRIPTS`` of the script each MNIST-format image is read as.
+        """Return (N,) the index in ``scripts.SCRIPTS`` of the script each MNIST-format image is read as (see ``read_batch``)."""
+        return self.read_batch(x)[1]
+
+    def read_batch(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``predict_batch``'s (N, 10) probabilities and (N,) the index in ``scripts.SCRIPTS`` of each image's script, in one pass.
 
         For the any-script model, the script of its most probable class; a one-script model reads its own.
         """
-        if self.classes == NUM_CLASSES:
-            return np.full(len(x), scripts.SCRIPTS.index(self.script) if self.script in scripts.SCRIPTS else 0)
-        return self._raw_batch(x)[0].argmax(axis=1) // NUM_CLASSES
+        logits, _ = self._raw_batch(x)
+        probabilities = calibration.softmax(self._values(logits), self.temperature)
+        if self.classes != NUM_CLASSES:
+            return probabilities, logits.argmax(axis=1) // NUM_CLASSES
+        return probabilities, np.full(len(x), scripts.SCRIPTS.index(self.script) if self.script in scripts.SCRIPTS else 0)
 
     def predict(self, image) -> np.ndarray:
         """Return 10 probabilities for one raw image (any size, polarity; see ``to_mnist``)."""

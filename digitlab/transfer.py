@@ -241,9 +241,11 @@ class AnyScriptReading:
 
 def any_script_reading(reader: Predictor, script: str, x: np.ndarray, y: np.ndarray) -> AnyScriptReading:
     """Return how ``reader`` (a ``Predictor(script="any")``) reads script ``script``'s MNIST-format digits ``(x, y)``."""
-    named = np.array(scripts.SCRIPTS)[reader.scripts_read(x)] if len(y) else np.array([], str)
-    values = reader.predict_batch(x).argmax(axis=1) if len(y) else np.array([], int)
-    return AnyScriptReading(scripts.check_name(script), np.asarray(y), values, named)
+    if not len(y):
+        return AnyScriptReading(scripts.check_name(script), np.asarray(y), np.array([], int), np.array([], str))
+    probabilities, read = reader.read_batch(x)
+    return AnyScriptReading(scripts.check_name(script), np.asarray(y), probabilities.argmax(axis=1),
+                            np.array(scripts.SCRIPTS)[read])
 
 
 def any_script_table(readings: Sequence[AnyScriptReading]) -> analysis.Table:

@@ -237,6 +237,9 @@ def test_the_any_script_model_reads_values_summed_over_scripts(persian_or_arabic
     probs = reader.predict_batch(mnist[1][0][:4])
     assert probs.shape == (4, 10) and probs[:, 2] == pytest.approx(1.0, abs=1e-5)
     assert reader.scripts_read(mnist[1][0][:4]).tolist() == [2] * 4  # SCRIPTS[2] is persian
+    together = reader.read_batch(mnist[1][0][:4])
+    np.testing.assert_allclose(together[0], probs)
+    np.testing.assert_array_equal(together[1], [2] * 4)
     r = reader.recognise(255 - np.kron(mnist[1][0][0], np.ones((8, 8), np.uint8)))
     assert (r.digit, r.script) == (2, "persian") and r.probabilities.shape == (10,)
     assert r.runner_up[:2] == ("arabic", 2) and r.runner_up[2] == pytest.approx(0.4, abs=1e-3)
