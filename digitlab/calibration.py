@@ -397,17 +397,13 @@ def calibration_data(
         raise ValueError("the model card does not say what the model was trained on (training_data.sha256, "
                          "parameters.val_fraction and seed); only models saved by `digitlab train` can be calibrated")
     script = scripts.card_script(card)
-    sources = {"western" if script == scripts.ANY else script: scripts.find_digits(
-        "western" if script == scripts.ANY else script, data_path)}
-    if script == scripts.ANY:  # every other script's file as find_digits finds it
-        sources |= {name: scripts.find_digits(name) for name in scripts.SCRIPTS[1:]}
-    for name, source in sources.items():
+    split = scripts.model_data(script, data_path, fraction=params.get("fraction", 1.0),
+                               per_class=params.get("per_class"), val_fraction=params["val_fraction"], seed=params["seed"])
+    for name, source in (split.sources or {script: split.source}).items():
         wanted = (trained_on.get("sources") or {}).get(name, trained_on)
         if data.sha256(source) != wanted["sha256"]:
             raise ValueError(f"{source} is not the file the model was trained on ({wanted.get('source_file')}, "
                              f"SHA-256 {wanted['sha256'][:12]}...): pass that file with --data")
-    split = scripts.model_data(script, next(iter(sources.values())), fraction=params.get("fraction", 1.0),
-                               per_class=params.get("per_class"), val_fraction=params["val_fraction"], seed=params["seed"])
     source = split.source
     if script == scripts.ANY:  # calibrated on the ten values, as Predictor reads them
         split = scripts.ModelData(split.source, *((x, y % NUM_CLASSES) for x, y in (split.train, split.validation,
