@@ -300,9 +300,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     probabilities, read = predictor.read_batch(x_test)
     report = metrics.report(y_test % 10, probabilities)  # the any-script model: the values read
     if args.script == "any":
-        right, script_of = probabilities.argmax(axis=1) == y_test % 10, y_test // 10
-        report["script_accuracy"] = float((read == script_of).mean())
-        report["by_script"] = {name: float(right[script_of == i].mean()) for i, name in enumerate(scripts.SCRIPTS)}
+        scores = scripts.reading_scores(y_test, probabilities.argmax(axis=1), read)
+        report.update(script_accuracy=scores["script_accuracy"], by_script=scores["by_script"])
     if args.json:
         print(json.dumps({"model": str(predictor.model_path), "script": args.script, **report}))
         return 0
@@ -403,6 +402,5 @@ def _print_recognition(path: Path, r, as_json: bool, any_script: bool = False) -
     if any_script and r.digit is not None:
         answer += f" ({scripts.short_name(r.script)})"
         if r.runner_up:
-            other, digit, p = r.runner_up
-            answer += f"; or {scripts.written(digit, other)} ({scripts.short_name(other)}, {p:.0%})"
+            answer += f"; or {r.other_reading()}"
     print(f"{path}: {answer}   (" + ", ".join(f"{int(d)}: {probs[d]:.3f}" for d in top) + ")")

@@ -102,7 +102,7 @@ def describe(recognition: Recognition | None, *, any_script: bool = False) -> An
     "it cannot tell which" and "it is not a digit" never look alike. Digits are written as
     ``scripts.written`` writes them in the script read: ``7``, or ``೭ = 7``. With ``any_script``
     (the any-script model) a digit's note also names the script read and a runner-up reading in
-    another script ("Arabic, 80% sure; or 0 Western?").
+    another script ("Arabic, 80% sure; or 0 Western, 15%?").
     """
     if recognition is None or recognition.reason == "blank":
         return Answer("blank", "draw a digit", "")
@@ -113,8 +113,7 @@ def describe(recognition: Recognition | None, *, any_script: bool = False) -> An
             return Answer("digit", written(recognition.digit), sure)
         note = f"{scripts.short_name(recognition.script)}, {sure}"
         if recognition.runner_up is not None:
-            other, digit, _ = recognition.runner_up
-            note += f"; or {scripts.written(digit, other)} {scripts.short_name(other)}?"
+            note += f"; or {recognition.other_reading()}?"
         return Answer("digit", written(recognition.digit), note)
     if recognition.candidates:
         first, second = recognition.candidates

@@ -90,6 +90,13 @@ class Recognition:
         """Return True when no digit is named."""
         return self.digit is None
 
+    def other_reading(self) -> str:
+        """Return the runner-up in another script as the pad and the CLI word it, e.g. ``0 Western, 15%`` ("" when none)."""
+        if self.runner_up is None:
+            return ""
+        other, digit, p = self.runner_up
+        return f"{scripts.written(digit, other)} {scripts.short_name(other)}, {p:.0%}"
+
 
 class Predictor:
     """Loads a model once and predicts digits from raw images or MNIST-format batches.
@@ -212,7 +219,7 @@ class Predictor:
         logits, _ = self._raw_batch(x)
         probabilities = calibration.softmax(self._values(logits), self.temperature)
         if self.classes != NUM_CLASSES:
-            return probabilities, logits.argmax(axis=1) // NUM_CLASSES
+            return probabilities, scripts.read_any(logits)[1]
         return probabilities, np.full(len(x), scripts.SCRIPTS.index(self.script) if self.script in scripts.SCRIPTS else 0)
 
     def predict(self, image) -> np.ndarray:

@@ -40,6 +40,7 @@ __all__ = [
     "given_digits_source", "default_digits_path", "read_digits", "split_test", "download_digits", "convert",
     "git_blob_sha1", "ANY", "check_name", "ModelData", "model_data", "take_per_class", "card_script", "find_model",
     "written", "short_name", "local_digits", "ANY_CLASSES", "classes_of", "any_labels", "value_logits", "reading_scores",
+    "read_any",
 ]
 
 #: Where GitHub serves a repository's files at a commit: ``<RAW_URL>/<owner>/<name>/<commit>/<path>``.
@@ -194,20 +195,30 @@ def any_labels(name: str, y: np.ndarray) -> np.ndarray:
     return np.asarray(y, np.int64) + SCRIPTS.index(check_name(name)) * config.NUM_CLASSES
 
 
-def reading_scores(labels: np.ndarray, probabilities: np.ndarray) -> dict:
-    """Return how the any-script model reads images of labels ``any_labels``: value right, script right, per script.
+def reading_scores(labels: np.ndarray, values: np.ndarray, scripts_read: np.ndarray) -> dict:
+    """Return how the any-script model read images of labels ``any_labels``: value right, script right, per script.
 
-    ``probabilities`` are (N, ``ANY_CLASSES``). The value is the digit read (a Persian 2 read as an
-    Arabic 2 reads the right value); the script, the script of the most probable class.
-    ``value_accuracy`` is over all images, ``by_script`` each script's value accuracy.
+    ``values`` and ``scripts_read`` are what ``read_any`` returns: the value read (a Persian 2 read
+    as an Arabic 2 reads the right value) and the index of the script named. ``value_accuracy`` is
+    over all images, ``by_script`` each script's value accuracy.
     """
-    labels, read = np.asarray(labels), np.asarray(probabilities).argmax(axis=1)
-    value_right = read % config.NUM_CLASSES == labels % config.NUM_CLASSES
+    labels = np.asarray(labels)
+    value_right = np.asarray(values) == labels % config.NUM_CLASSES
     script_of = labels // config.NUM_CLASSES
     return {"value_accuracy": float(value_right.mean()),
-            "script_accuracy": float(np.mean(read // config.NUM_CLASSES == script_of)),
+            "script_accuracy": float(np.mean(np.asarray(scripts_read) == script_of)),
             "by_script": {name: float(value_right[script_of == i].mean())
                           for i, name in enumerate(SCRIPTS) if np.any(script_of == i)}}
+
+
+def read_any(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (N,) the value and (N,) the script index the any-script model's (N, 60) logits read.
+
+    The value is the most probable of the ten values summed over the scripts (``value_logits``),
+    the script that of the most probable class. Log-probabilities serve as well as logits.
+    """
+    logits = np.asarray(logits)
+    return value_logits(logits).argmax(axis=-1), logits.argmax(axis=-1) // config.NUM_CLASSES
 
 
 def value_logits(logits: np.ndarray) -> np.ndarray:

@@ -338,7 +338,7 @@ def train(
     card = make_card(model, recipe=recipe, split=split, test_report=metrics.report(split.y_test, probs),
                      wall_time=wall, params=params, init_model=init_model)
     if script == scripts.ANY:
-        card["any_script"] = scripts.reading_scores(split.y_test, probs)
+        card["any_script"] = scripts.reading_scores(split.y_test, *scripts.read_any(np.log(np.maximum(probs, 1e-30))))
     path = save_outputs(model, out, card=card, history=history) if out is not None else None
     return TrainResult(model, history, card, path, probs)
 

@@ -435,11 +435,11 @@ def test_in_any_script_mode_the_pad_names_the_script_read_and_a_runner_up():
     arabic_5 = Recognition(5, 0.8, np.eye(10, dtype=np.float32)[5], None, np.zeros((28, 28), np.float32),
                            script="arabic", runner_up=("western", 0, 0.15))
     assert describe(arabic_5) == Answer("digit", "٥ = 5", "80% sure")  # a one-script pad says no more
-    assert describe(arabic_5, any_script=True) == Answer("digit", "٥ = 5", "Arabic, 80% sure; or 0 Western?")
+    assert describe(arabic_5, any_script=True) == Answer("digit", "٥ = 5", "Arabic, 80% sure; or 0 Western, 15%?")
     alone = Recognition(5, 0.8, arabic_5.probabilities, None, arabic_5.mnist_image, script="arabic")
     assert describe(alone, any_script=True).note == "Arabic, 80% sure"
     html = recognition_html(arabic_5, any_script=True)
-    assert 'data-script="arabic"' in html and "or 0 Western?" in html
+    assert 'data-script="arabic"' in html and "or 0 Western, 15%?" in html
     assert box_size(html) == box_size(recognition_html(None)), "the same box in any-script mode"
 
 

@@ -577,11 +577,20 @@ def test_any_script_labels_and_values():
     assert values[0, 2] == pytest.approx(np.log(2.0), abs=1e-5), "log-sum-exp over the scripts"
 
 
+def test_read_any_reads_the_value_summed_over_scripts():
+    logits = np.full((1, 60), -9.0)
+    logits[0, [22, 32, 3]] = [0.0, 0.0, 0.5]  # a 2 in Persian or Arabic outweighs the likelier single Western 3
+    values, named = scripts.read_any(logits)
+    assert values.tolist() == [2] and named.tolist() == [0], "the value summed over scripts; the script of the top class"
+
+
 def test_reading_scores_count_a_value_read_in_another_script_as_right():
     labels = np.array([22, 32, 5, 45])  # Persian 2, Arabic 2, Western 5, Bengali 5
-    read = np.zeros((4, 60))
-    read[[0, 1, 2, 3], [32, 32, 0, 45]] = 1  # Persian 2 read as Arabic 2; Western 5 read as Western 0
-    scores = scripts.reading_scores(labels, read)
+    logits = np.full((4, 60), -9.0)
+    logits[[0, 1, 2, 3], [32, 32, 0, 45]] = 0.0  # Persian 2 read as Arabic 2; Western 5 read as Western 0
+    values, named = scripts.read_any(logits)
+    assert values.tolist() == [2, 2, 0, 5] and named.tolist() == [3, 3, 0, 4]
+    scores = scripts.reading_scores(labels, values, named)
     assert scores["value_accuracy"] == 0.75 and scores["script_accuracy"] == 0.75  # only the Persian 2 is misnamed
     assert scores["by_script"] == {"western": 0.0, "persian": 1.0, "arabic": 1.0, "bengali": 1.0}
 
