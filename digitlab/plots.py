@@ -41,6 +41,7 @@ __all__ = [
     "plot_declined",
     "plot_digits_compared",
     "plot_efficiency",
+    "plot_efficiencies",
     "plot_feature_maps",
     "plot_filters",
     "plot_history",
@@ -715,6 +716,42 @@ def plot_efficiency(curve: EfficiencyCurve, *, ax: Axes | None = None, **style) 
     few images for are named under the title.
     """
     ax = _axes(ax, (5.0, 3.5))
+    _draw_efficiency(ax, curve, **style)
+    title = f"{scripts.get(curve.script).display_name}: {_epochs(curve.epochs)} each"
+    if curve.skipped:
+        title += "\n(too few images for " + ", ".join(str(n) for n, _ in curve.skipped) + " per digit)"
+    ax.set(ylabel=f"test accuracy ({curve.test_images:,} digits)", title=title)
+    ax.legend(loc="best", fontsize=8)
+    return ax
+
+
+def plot_efficiencies(curves: Sequence[EfficiencyCurve], **style) -> Figure:
+    """Return one figure with a panel per script's ``curve`` (at most three a row), sharing the accuracy axis and one legend.
+
+    What a notebook shows to compare scripts: each panel as ``plot_efficiency`` draws it, titled
+    with the script's short name and epochs, its test-set size under the title (the "all" tick
+    says how many images per digit the script has).
+    """
+    if not curves:
+        raise ValueError("plot_efficiencies needs at least one curve")
+    cols, rows = min(3, len(curves)), math.ceil(len(curves) / 3)
+    fig, axes = plt.subplots(rows, cols, figsize=(MAX_SIZE[0], min(MAX_SIZE[1], 0.9 + 2.9 * rows)), sharey=True,
+                             squeeze=False, layout="constrained")
+    for ax, curve in zip(axes.flat, curves):
+        _draw_efficiency(ax, curve, **style)
+        ax.set_title(f"{scripts.short_name(curve.script)}: {_epochs(curve.epochs)}\n{curve.test_images:,} test digits",
+                     fontsize=9)
+        ax.tick_params(axis="x", labelsize=8, labelrotation=45)
+    for ax in axes.flat[len(curves):]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("test accuracy")
+    fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=8)
+    return fig
+
+
+def _draw_efficiency(ax: Axes, curve: EfficiencyCurve, **style) -> None:
+    """Draw ``curve``'s two lines on ``ax`` (log x axis, a tick per size, percent y axis), untitled."""
     x = [p.images_per_class for p in curve.points]
     ax.plot(x, [p.fine_tuned for p in curve.points], "o-", label=f"fine-tuned from {curve.init}", **style)
     ax.plot(x, [p.scratch for p in curve.points], "s--", label="from scratch", **style)
@@ -722,9 +759,9 @@ def plot_efficiency(curve: EfficiencyCurve, *, ax: Axes | None = None, **style) 
     ax.set_xticks(x, [p.label() for p in curve.points])
     ax.xaxis.set_minor_locator(mpl.ticker.NullLocator())
     ax.yaxis.set_major_formatter(mpl.ticker.FuncFormatter(_percent))
-    title = f"{scripts.get(curve.script).display_name}: {curve.epochs} epoch{'s' * (curve.epochs != 1)} each"
-    if curve.skipped:
-        title += "\n(too few images for " + ", ".join(str(n) for n, _ in curve.skipped) + " per digit)"
-    ax.set(xlabel="training images per digit", ylabel=f"test accuracy ({curve.test_images:,} digits)", title=title)
-    ax.legend(loc="best", fontsize=8)
-    return ax
+    ax.set_xlabel("training images per digit")
+
+
+def _epochs(n: int) -> str:
+    """Return ``1 epoch`` or ``n epochs``."""
+    return f"{n} epoch{'s' * (n != 1)}"

@@ -498,6 +498,22 @@ def test_efficiency_draws_accuracy_against_images_per_digit_fine_tuned_and_from_
     assert plots.plot_efficiency(efficiency(), ax=other) is other and other.get_title() == "Kannada: 5 epochs each"
 
 
+def test_efficiencies_draw_a_panel_per_script_on_one_accuracy_axis_with_one_legend():
+    from dataclasses import replace
+
+    curves = [efficiency(), replace(efficiency(), script="tibetan", epochs=1)]
+    fig = plots.plot_efficiencies(curves)
+    first, second = fig.axes
+    assert first.get_title() == "Kannada: 5 epochs\n2,000 test digits" and second.get_title().startswith("Tibetan: 1 epoch\n")
+    np.testing.assert_array_equal(second.get_lines()[1].get_ydata(), [0.40, 0.85, 0.96])
+    assert first.get_shared_y_axes().joined(first, second), "one accuracy scale to compare scripts"
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["fine-tuned from digitlab_cnn.keras", "from scratch"]
+    assert first.get_legend() is None and first.get_ylabel() == "test accuracy" and second.get_ylabel() == ""
+    assert len(plots.plot_efficiencies([efficiency()] * 4).axes) == 6, "three panels a row"
+    with pytest.raises(ValueError, match="at least one curve"):
+        plots.plot_efficiencies([])
+
+
 @pytest.mark.parametrize("make", [
     lambda d: plots.plot_samples(*d),
     lambda d: plots.plot_mean_digits(*d),
@@ -515,6 +531,7 @@ def test_efficiency_draws_accuracy_against_images_per_digit_fine_tuned_and_from_
     lambda d: plots.plot_pad_mistakes([np.ones((280, 280))] * 12, d[0][:12], d[1][:12], np.eye(10)[d[1][:12]]),
     lambda d: plots.plot_digits_compared({"MNIST": d, "pen": d}, per_digit=3),
     lambda d: plots.plot_efficiency(efficiency()).figure,
+    lambda d: plots.plot_efficiencies([efficiency()] * 4),
 ])
 def test_figures_fit_github_width(digits, make):
     width, height = make(digits).get_size_inches()
