@@ -157,7 +157,8 @@ class Predictor:
 
         Declines, in this order: "blank", "only noise" or "only a shadow" (``to_mnist`` finds no
         ink: any ValueError it raises; a ``NoInkError`` says which of the three),
-        "too small" (the ink spans less than the rule's ``min_extent`` of the image), "not a
+        "too small" (the ink spans less than the rule's ``min_extent`` of the image, unless it reads
+        as the zero of a script whose zero is a dot, ``Script.dot_zero``), "not a
         digit" (its features lie far from every digit's, ``ClassGaussians``, or its logits'
         energy is high) and "unsure between a and b" (the two most probable digits are close). An
         uncalibrated model (no ``calibration`` in its card) declines only blank images.
@@ -177,13 +178,14 @@ class Predictor:
         probs = calibration.softmax(logits, self.temperature)
         first, second = (int(d) for d in np.argsort(probs)[::-1][:2])
         distance = float(self.gaussians.score(features)[0]) if self.gaussians is not None else float("nan")
+        script, runner_up = self._scripts_read(all_logits, first)
         reason, candidates = None, ()
         if self.rule is not None:
             energy = calibration.energy(logits[None])
-            reason = str(self.rule.reasons(distance, energy, probs[first] - probs[second], extent)[0]) or None
+            dot = first == 0 and scripts.get(script).dot_zero  # a Persian or Arabic zero is a small dot: no size is too small
+            reason = str(self.rule.reasons(distance, energy, probs[first] - probs[second], None if dot else extent)[0]) or None
             if reason == "unsure":
                 reason, candidates = f"unsure between {first} and {second}", (first, second)
-        script, runner_up = self._scripts_read(all_logits, first)
         return Recognition(None if reason else first, float(probs[first]), probs, reason, mnist_image, candidates,
                            distance, float(extent), script=script, runner_up=runner_up)
 

@@ -75,6 +75,8 @@ class Script:
     licence: str                 # the terms, as the source states them
     block_rows: int = 0          # a file without a test split runs writer (or sheet) by writer in blocks of
                                  # this many rows (the offline copies' order); 0 where the order says nothing
+    dot_zero: bool = False       # its zero is a small dot (Persian, Arabic): a mark too small for another digit
+                                 # can be it, so ``Predictor.recognise`` does not decline it as "too small"
 
     @property
     def source(self) -> str:
@@ -126,7 +128,7 @@ REGISTRY: dict[str, Script] = {s.name: s for s in (
         name="persian", display_name="Persian", digits="۰۱۲۳۴۵۶۷۸۹", dataset="HODA",
         repository="amir-saniyan/HodaDatasetReader", commit="728dd5465fcf38c3c82a1d3fda721da30b2e70ed", reader="hoda",
         train=_files("DigitDB/Train 60000.cdb", "a87ae8c4b1a9e9227f600194ae82a8af3d0e08ec"),
-        test=_files("DigitDB/Test 20000.cdb", "1928104d6d0537c653ec2105d666e0b6733aabbf"),
+        test=_files("DigitDB/Test 20000.cdb", "1928104d6d0537c653ec2105d666e0b6733aabbf"), dot_zero=True,
         split="Downloaded: HODA's official 60,000 / 20,000 train and test files. A file without a test split "
               f"(the offline copy is HODA's randomised RemainingSamples): {_STRATIFIED}.",
         citation='H. Khosravi and E. Kabir, "Introducing a very large dataset of handwritten Farsi digits and a '
@@ -139,7 +141,7 @@ REGISTRY: dict[str, Script] = {s.name: s for s in (
         repository="mloey/Arabic-Handwritten-Digits-Dataset", commit="0e691d1b38f9a08ceb91325becb633d8b97b135b",
         reader="madbase",
         train=_files("Train Images.zip", "bb1bcd13f2b92ba2d20de0c2d33e0476853ffc84"),
-        test=_files("Test Images.zip", "c43371bdf21be27a37b3e10c1b7e75e619716589"), block_rows=100,
+        test=_files("Test Images.zip", "c43371bdf21be27a37b3e10c1b7e75e619716589"), block_rows=100, dot_zero=True,
         split="Downloaded: MADBase's official 60,000 / 10,000 train and test archives, by different writers. A "
               "file without a test split (the offline copy: the test archive's ids 1-8000) runs writer by writer, "
               f"100 images each (every digit ten times), so whole writers are held out, {TEST_FRACTION:.0%} of "

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlab import calibration, data, model as model_lib, predict, preprocess, robustness, strokes
+from digitlab import calibration, data, model as model_lib, predict, preprocess, robustness, scripts, strokes
 
 import keras  # noqa: E402 - after digitlab, which quiets TensorFlow's start-up
 import tensorflow as tf  # noqa: E402
@@ -126,6 +126,14 @@ def test_recognise_declines_a_blank_canvas(predictor):
 def test_recognise_declines_a_dot_as_too_small(predictor):
     r = predictor.recognise(canvas([[(140, 140)]]))
     assert (r.digit, r.reason) == (None, "too small") and r.extent < predictor.rule.min_extent
+
+
+@pytest.mark.parametrize("script", ["arabic", "persian", "any"])
+def test_a_dot_is_a_zero_where_the_script_writes_zero_as_a_dot(script):
+    reader = predict.Predictor(script=script)
+    r = reader.recognise(canvas([[(140, 140)]]))
+    assert (r.digit, r.reason) == (0, None) and scripts.get(r.script).dot_zero
+    assert r.extent < reader.rule.min_extent, "the Western pad declines the same dot as too small"
 
 
 @pytest.mark.parametrize("line", [[(40, 140), (240, 150)], [(60, 100), (220, 160)]])

@@ -577,6 +577,10 @@ def test_any_script_labels_and_values():
     assert values[0, 2] == pytest.approx(np.log(2.0), abs=1e-5), "log-sum-exp over the scripts"
 
 
+def test_only_persian_and_arabic_write_zero_as_a_dot():
+    assert [name for name in scripts.SCRIPTS if scripts.get(name).dot_zero] == ["persian", "arabic"]
+
+
 def test_read_any_reads_the_value_summed_over_scripts():
     logits = np.full((1, 60), -9.0)
     logits[0, [22, 32, 3]] = [0.0, 0.0, 0.5]  # a 2 in Persian or Arabic outweighs the likelier single Western 3
