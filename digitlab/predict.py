@@ -213,12 +213,21 @@ class Predictor:
         """Return (N,) the index in ``scripts.SCRIPTS`` of the script each MNIST-format image is read as (see ``read_batch``)."""
         return self.read_batch(x)[1]
 
-    def read_batch(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def read_batch(self, x: np.ndarray, *, within: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Return ``predict_batch``'s (N, 10) probabilities and (N,) the index in ``scripts.SCRIPTS`` of each image's script, in one pass.
 
         For the any-script model, the script of its most probable class; a one-script model reads its own.
+        ``within`` tells the any-script model the script the images are in: the probabilities are then
+        those of that script's ten classes alone, so no glyph of another script can take a digit (how
+        much of its error the collisions across scripts are). ValueError for a one-script model.
         """
         logits, _ = self._raw_batch(x)
+        if within is not None:
+            if self.classes == NUM_CLASSES:
+                raise ValueError(f"read_batch: within={within!r} needs the any-script model; this one reads {self.script} only")
+            i = scripts.SCRIPTS.index(scripts.check_name(within))
+            own = logits[:, i * NUM_CLASSES:(i + 1) * NUM_CLASSES]
+            return calibration.softmax(own, self.temperature), np.full(len(x), i)
         probabilities = calibration.softmax(self._values(logits), self.temperature)
         if self.classes != NUM_CLASSES:
             return probabilities, scripts.read_any(logits)[1]

@@ -218,11 +218,18 @@ class AnyScriptReading:
     """(N,) the value read (a Persian 2 read as an Arabic 2 reads 2)."""
     named: np.ndarray
     """(N,) the name of the script each image was read as."""
+    told: np.ndarray
+    """(N,) the value read when told the script (``read_batch(within=script)``): no other script's glyph can take it."""
 
     @property
     def value_right(self) -> float:
         """Return the share of values read right (nan for no images)."""
         return float(np.mean(self.values == self.labels)) if len(self.labels) else float("nan")
+
+    @property
+    def value_right_told(self) -> float:
+        """Return the share of values read right when told the script (nan for no images): ``value_right`` less the collisions."""
+        return float(np.mean(self.told == self.labels)) if len(self.labels) else float("nan")
 
     @property
     def script_right(self) -> float:
@@ -242,18 +249,20 @@ class AnyScriptReading:
 def any_script_reading(reader: Predictor, script: str, x: np.ndarray, y: np.ndarray) -> AnyScriptReading:
     """Return how ``reader`` (a ``Predictor(script="any")``) reads script ``script``'s MNIST-format digits ``(x, y)``."""
     if not len(y):
-        return AnyScriptReading(scripts.check_name(script), np.asarray(y), np.array([], int), np.array([], str))
+        return AnyScriptReading(scripts.check_name(script), np.asarray(y), np.array([], int), np.array([], str),
+                                np.array([], int))
     probabilities, read = reader.read_batch(x)
+    told = reader.read_batch(x, within=script)[0]
     return AnyScriptReading(scripts.check_name(script), np.asarray(y), probabilities.argmax(axis=1),
-                            np.array(scripts.SCRIPTS)[read])
+                            np.array(scripts.SCRIPTS)[read], told.argmax(axis=1))
 
 
 def any_script_table(readings: Sequence[AnyScriptReading]) -> analysis.Table:
-    """Return a Table with a row per script: images, value read right, its script named, wrong values read in other scripts."""
-    rows = [(scripts.get(r.script).display_name, len(r.labels), f"{r.value_right:.1%}", f"{r.script_right:.1%}",
-             ", ".join(f"{scripts.get(k).display_name} {n}" for k, n in r.confusions().items()) or "-")
+    """Return a Table with a row per script: images, value read right (and when told the script), its script named, wrong values read in other scripts."""
+    rows = [(scripts.get(r.script).display_name, len(r.labels), f"{r.value_right:.1%}", f"{r.value_right_told:.1%}",
+             f"{r.script_right:.1%}", ", ".join(f"{scripts.get(k).display_name} {n}" for k, n in r.confusions().items()) or "-")
             for r in readings]
-    return analysis.Table(("script", "images", "value read right", "script named right",
+    return analysis.Table(("script", "images", "value read right", "told the script", "script named right",
                            "read as a wrong value of another script"), tuple(rows))
 
 

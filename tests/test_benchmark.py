@@ -607,14 +607,16 @@ def test_the_any_script_model_is_measured_by_value_and_script_or_not_at_all(osb,
     sets = {"western": (digits, np.array([3, 3, 1, 2])), "arabic": (digits, np.array([3, 3, 3, 3]))}
     out = osb.any_script_numbers(path, sets, 2)
     assert out["by_script"]["western"] | {"pad_value_right": 0} == {
-        "images": 4, "value_right": 0.5, "script_right": 0.0, "pad_images": 2, "pad_value_right": 0,
-        "pad_script_right": 0.0}
+        "images": 4, "value_right": 0.5, "value_right_told": 0.0, "script_right": 0.0, "pad_images": 2,
+        "pad_value_right": 0, "pad_script_right": 0.0}  # told it is Western, no Western class stands out: all read 0
     assert out["by_script"]["arabic"]["value_right"] == out["by_script"]["arabic"]["script_right"] == 1.0
-    assert out["mix_read_right"] == 0.75 and out["mnist_test_accuracy"] == 0.5
+    assert out["by_script"]["arabic"]["value_right_told"] == 1.0
+    assert out["mix_read_right"] == 0.75 and out["mnist_test_accuracy"] == 0.5 and out["mix_read_right_told"] == 0.5
     assert out["confusions"] == {"western": {"arabic": 2}, "arabic": {}}
     results = {**scripts_results, "any_script": out}
     md = bench.scripts_markdown({**results, "targets": osb.evaluate_targets(results)})
-    assert "75.00% of values read right on a mix of all 2 scripts" in md and "| western | 4 | 50.00% | 0.00% |" in md
+    assert "75.00% of values read right on a mix of all 2 scripts" in md and "| western | 4 | 50.00% | 0.00% | 0.00% |" in md
+    assert "told each digit's script, 50.00%" in md
 
 
 def test_scripts_markdown_section(osb, bench, scripts_results):

@@ -248,6 +248,12 @@ def test_the_any_script_model_reads_values_summed_over_scripts(persian_or_arabic
     together = reader.read_batch(mnist[1][0][:4])
     np.testing.assert_allclose(together[0], probs)
     np.testing.assert_array_equal(together[1], [2] * 4)
+    arabic, where = reader.read_batch(mnist[1][0][:4], within="arabic")
+    assert arabic[:, 2] == pytest.approx(1.0, abs=1e-5) and where.tolist() == [3] * 4, "told: that script's classes alone"
+    western = reader.read_batch(mnist[1][0][:4], within="western")[0]
+    np.testing.assert_allclose(western, 0.1, atol=1e-6)  # none of its Western classes stands out
+    with pytest.raises(ValueError, match="unknown script .latin."):
+        reader.read_batch(mnist[1][0][:4], within="latin")
     r = reader.recognise(255 - np.kron(mnist[1][0][0], np.ones((8, 8), np.uint8)))
     assert (r.digit, r.script) == (2, "persian") and r.probabilities.shape == (10,)
     assert r.runner_up[:2] == ("arabic", 2) and r.runner_up[2] == pytest.approx(0.4, abs=1e-3)
@@ -258,3 +264,5 @@ def test_the_any_script_model_reads_values_summed_over_scripts(persian_or_arabic
 def test_a_one_script_model_names_no_runner_up(predictor, mnist):
     r = predictor.recognise(255 - np.kron(mnist[1][0][0], np.ones((8, 8), np.uint8)))
     assert r.runner_up is None and predictor.scripts_read(mnist[1][0][:2]).tolist() == [0, 0]
+    with pytest.raises(ValueError, match="needs the any-script model"):
+        predictor.read_batch(mnist[1][0][:2], within="western")

@@ -116,8 +116,9 @@ def test_script_predictors_load_shipped_models_and_train_stand_ins_for_the_other
 class AnyScript:
     """Stands in for the any-script Predictor: reads every image as ``script``'s ``digit``."""
 
-    def __init__(self, script, digit):
+    def __init__(self, script, digit, told=None):
         self.index, self.digit = scripts.SCRIPTS.index(script), digit
+        self.told = digit if told is None else told
 
     def predict_batch(self, x):
         return np.tile(np.eye(10)[self.digit], (len(x), 1))
@@ -125,21 +126,25 @@ class AnyScript:
     def scripts_read(self, x):
         return np.full(len(x), self.index)
 
-    def read_batch(self, x):
-        return self.predict_batch(x), self.scripts_read(x)
+    def read_batch(self, x, within=None):
+        """Told the script (``within``), it reads ``told`` there."""
+        if within is None:
+            return self.predict_batch(x), self.scripts_read(x)
+        return np.tile(np.eye(10)[self.told], (len(x), 1)), np.full(len(x), scripts.SCRIPTS.index(within))
 
 
 def test_the_any_script_reading_counts_values_and_scripts_and_finds_the_colliding_glyphs():
     images = np.arange(4 * 28 * 28).reshape(4, 28, 28) % 255
-    as_western_0 = transfer.any_script_reading(AnyScript("western", 0), "arabic", images, np.array([5, 5, 0, 1]))
+    as_western_0 = transfer.any_script_reading(AnyScript("western", 0, told=5), "arabic", images, np.array([5, 5, 0, 1]))
     assert as_western_0.value_right == 0.25 and as_western_0.script_right == 0.0
+    assert as_western_0.value_right_told == 0.5, "told it is Arabic, it reads the 5s right"
     assert as_western_0.elsewhere().tolist() == [True, True, False, True]
     assert as_western_0.confusions() == {"western": 3}
     own = transfer.any_script_reading(AnyScript("western", 0), "western", images, np.array([0, 0, 3, 0]))
     assert (own.value_right, own.script_right, own.confusions()) == (0.75, 1.0, {})
     table = transfer.any_script_table([as_western_0, own])
-    assert table.rows == (("Arabic (Eastern Arabic-Indic)", 4, "25.0%", "0.0%", "Western (MNIST) 3"),
-                          ("Western (MNIST)", 4, "75.0%", "100.0%", "-"))
+    assert table.rows == (("Arabic (Eastern Arabic-Indic)", 4, "25.0%", "50.0%", "0.0%", "Western (MNIST) 3"),
+                          ("Western (MNIST)", 4, "75.0%", "75.0%", "100.0%", "-"))
     found = transfer.cross_script_mistakes([as_western_0, own], {"arabic": images, "western": images}, per_script=2)
     assert [m.caption() for m in found] == ["arabic 5 -> western 0"] * 2
     np.testing.assert_array_equal(found[1].image, images[1])
