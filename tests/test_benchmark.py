@@ -668,7 +668,7 @@ def test_scripts_results_alone_make_a_results_md_of_their_own(osb, scripts_resul
 
 def test_scripts_plan_and_out_dir(osb, bench, tmp_path):
     parse = osb.build_parser().parse_args
-    assert osb.plan_for(parse([])) == osb.FULL and osb.FULL.sizes == (100,) and osb.FULL.pad_drawings == 1000
+    assert osb.plan_for(parse([])) == osb.FULL and osb.FULL.sizes == (10, 30, 100) and osb.FULL.target_size == 100 and osb.FULL.pad_drawings == 1000
     assert osb.plan_for(parse(["--quick"])) == osb.QUICK and osb.QUICK.epochs == 1
     assert osb.plan_for(parse(["--sizes", "1000", "10", "30"])).sizes == (10, 30, 100, 1000)  # 100 carries the target
     assert osb.plan_for(parse(["--quick", "--sizes", "30"])).sizes == (10, 30)
