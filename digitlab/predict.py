@@ -209,29 +209,39 @@ class Predictor:
         runner_up = (scripts.SCRIPTS[where[0]], int(where[1]), p) if p >= RUNNER_UP else None
         return scripts.SCRIPTS[best], runner_up
 
-    def scripts_read(self, x: np.ndarray) -> np.ndarray:
-        """Return (N,) the index in ``scripts.SCRIPTS`` of the script each MNIST-format image is read as (see ``read_batch``)."""
-        return self.read_batch(x)[1]
-
     def read_batch(self, x: np.ndarray, *, within: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Return ``predict_batch``'s (N, 10) probabilities and (N,) the index in ``scripts.SCRIPTS`` of each image's script, in one pass.
 
-        For the any-script model, the script of its most probable class; a one-script model reads its own.
-        ``within`` tells the any-script model the script the images are in: the probabilities are then
-        those of that script's ten classes alone, so no glyph of another script can take a digit (how
-        much of its error the collisions across scripts are). ValueError for a one-script model.
+        ``read_logits(class_logits(x), within=within)``: see there.
         """
-        logits, _ = self._raw_batch(x)
+        return self.read_logits(self.class_logits(x), within=within)
+
+    def class_logits(self, x: np.ndarray) -> np.ndarray:
+        """Return the model's raw logits (N, classes) for MNIST-format images: 60 for the any-script model.
+
+        Run the model once and read the result several ways with ``read_logits``.
+        """
+        return self._raw_batch(x)[0]
+
+    def read_logits(self, logits: np.ndarray, *, within: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Return (N, 10) probabilities and (N,) the index in ``scripts.SCRIPTS`` of each script read, from ``class_logits``.
+
+        For the any-script model, the values summed over the scripts and the script of its most probable
+        class; a one-script model reads its own. ``within`` tells the any-script model the script the
+        images are in: the probabilities are then those of that script's ten classes alone, so no glyph
+        of another script can take a digit (how much of its error the collisions across scripts are).
+        ValueError for a one-script model.
+        """
         if within is not None:
             if self.classes == NUM_CLASSES:
                 raise ValueError(f"read_batch: within={within!r} needs the any-script model; this one reads {self.script} only")
             i = scripts.SCRIPTS.index(scripts.check_name(within))
             own = logits[:, i * NUM_CLASSES:(i + 1) * NUM_CLASSES]
-            return calibration.softmax(own, self.temperature), np.full(len(x), i)
+            return calibration.softmax(own, self.temperature), np.full(len(logits), i)
         probabilities = calibration.softmax(self._values(logits), self.temperature)
         if self.classes != NUM_CLASSES:
             return probabilities, scripts.read_any(logits)[1]
-        return probabilities, np.full(len(x), scripts.SCRIPTS.index(self.script) if self.script in scripts.SCRIPTS else 0)
+        return probabilities, np.full(len(logits), scripts.SCRIPTS.index(self.script) if self.script in scripts.SCRIPTS else 0)
 
     def predict(self, image) -> np.ndarray:
         """Return 10 probabilities for one raw image (any size, polarity; see ``to_mnist``)."""

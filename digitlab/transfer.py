@@ -251,8 +251,9 @@ def any_script_reading(reader: Predictor, script: str, x: np.ndarray, y: np.ndar
     if not len(y):
         return AnyScriptReading(scripts.check_name(script), np.asarray(y), np.array([], int), np.array([], str),
                                 np.array([], int))
-    probabilities, read = reader.read_batch(x)
-    told = reader.read_batch(x, within=script)[0]
+    logits = reader.class_logits(x)  # one pass of the model serves both readings
+    probabilities, read = reader.read_logits(logits)
+    told = reader.read_logits(logits, within=script)[0]
     return AnyScriptReading(scripts.check_name(script), np.asarray(y), probabilities.argmax(axis=1),
                             np.array(scripts.SCRIPTS)[read], told.argmax(axis=1))
 

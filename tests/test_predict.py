@@ -244,10 +244,13 @@ def test_the_any_script_model_reads_values_summed_over_scripts(persian_or_arabic
     reader = predict.Predictor(persian_or_arabic_2, script="any")
     probs = reader.predict_batch(mnist[1][0][:4])
     assert probs.shape == (4, 10) and probs[:, 2] == pytest.approx(1.0, abs=1e-5)
-    assert reader.scripts_read(mnist[1][0][:4]).tolist() == [2] * 4  # SCRIPTS[2] is persian
+    assert reader.read_batch(mnist[1][0][:4])[1].tolist() == [2] * 4  # SCRIPTS[2] is persian
     together = reader.read_batch(mnist[1][0][:4])
     np.testing.assert_allclose(together[0], probs)
     np.testing.assert_array_equal(together[1], [2] * 4)
+    logits = reader.class_logits(mnist[1][0][:4])
+    assert logits.shape == (4, 60)
+    np.testing.assert_allclose(reader.read_logits(logits)[0], probs)
     arabic, where = reader.read_batch(mnist[1][0][:4], within="arabic")
     assert arabic[:, 2] == pytest.approx(1.0, abs=1e-5) and where.tolist() == [3] * 4, "told: that script's classes alone"
     western = reader.read_batch(mnist[1][0][:4], within="western")[0]
@@ -263,6 +266,6 @@ def test_the_any_script_model_reads_values_summed_over_scripts(persian_or_arabic
 
 def test_a_one_script_model_names_no_runner_up(predictor, mnist):
     r = predictor.recognise(255 - np.kron(mnist[1][0][0], np.ones((8, 8), np.uint8)))
-    assert r.runner_up is None and predictor.scripts_read(mnist[1][0][:2]).tolist() == [0, 0]
+    assert r.runner_up is None and predictor.read_batch(mnist[1][0][:2])[1].tolist() == [0, 0]
     with pytest.raises(ValueError, match="needs the any-script model"):
         predictor.read_batch(mnist[1][0][:2], within="western")
