@@ -447,8 +447,10 @@ def model_data(
     """Return the data a model of ``script`` trains on: validation held out of the training part, the loader's test split.
 
     The file is found by ``find_digits`` and read by ``load_digits`` (MNIST for ``"western"``); a
-    seeded ``fraction`` of its training part is kept (``data.subset``), ``data.train_val_split``
-    holds out ``val_fraction`` of it for validation, and then ``per_class`` (None: all) keeps that
+    seeded ``fraction`` of its training part is kept (``data.subset``), ``split_test`` holds out
+    ``val_fraction`` of it for validation the way the test split is held out (whole writers or
+    sheets of a script with ``block_rows``, so validation judges a model on writers it never saw, as
+    the test does; else stratified by digit), and then ``per_class`` (None: all) keeps that
     many training images of each digit (``take_per_class``), so the validation images are the same
     whatever ``per_class``. ``train.prepare_data`` and ``calibration.calibration_data`` both call
     it: a calibration sees its model's own split. For ``ANY``, each script's data is split so
@@ -465,8 +467,10 @@ def model_data(
                          {name: p.source for name, p in parts.items()})
     source = find_digits(script, path)
     (x_all, y_all), test = load_digits(script, source)
-    x_all, y_all = data.subset(x_all, y_all, fraction, seed=seed)
-    train, validation = data.train_val_split(x_all, y_all, val_fraction=val_fraction, seed=seed)
+    kept, _ = data.subset(np.arange(len(y_all)), y_all, fraction, seed=seed)  # rows kept, in file order
+    blocks = kept // get(script).block_rows if get(script).block_rows else None
+    train, validation = split_test(x_all[kept], y_all[kept], script=script, seed=seed, groups=blocks,
+                                   test_fraction=val_fraction)
     if per_class is not None:
         train = take_per_class(*train, per_class, seed=seed)
     return ModelData(source, train, validation, test)

@@ -434,19 +434,32 @@ def test_given_source_of_western_is_mnists(fake_npz, tmp_path, monkeypatch):
 
 
 def test_model_data_holds_out_validation_then_takes_per_class(tmp_path):
-    path = save_digits(tmp_path / "arabic.npz", n_train=300)
-    full = scripts.model_data("arabic", path, val_fraction=0.1, seed=5)
-    (x_train, y_train), (x_test, _) = scripts.load_digits("arabic", path)
+    path = save_digits(tmp_path / "kannada.npz", n_train=300)
+    full = scripts.model_data("kannada", path, val_fraction=0.1, seed=5)
+    (x_train, y_train), (x_test, _) = scripts.load_digits("kannada", path)
     (x, _), _ = data.train_val_split(x_train, y_train, val_fraction=0.1, seed=5)
     np.testing.assert_array_equal(full.train[0], x)
     np.testing.assert_array_equal(full.test[0], x_test)
     assert full.source == path and len(full.validation[1]) == 30
-    few, more = (scripts.model_data("arabic", path, per_class=n, seed=5) for n in (3, 9))
+    few, more = (scripts.model_data("kannada", path, per_class=n, seed=5) for n in (3, 9))
     np.testing.assert_array_equal(few.validation[0], full.validation[0])
     assert np.bincount(few.train[1]).tolist() == [3] * 10 and np.bincount(more.train[1]).tolist() == [9] * 10
     assert {bytes(i) for i in few.train[0]} <= {bytes(i) for i in more.train[0]}, "nested: the 3 are among the 9"
     with pytest.raises(ValueError, match="per_class=28: only 27 training images of digit 0"):
-        scripts.model_data("arabic", path, per_class=28, seed=5)
+        scripts.model_data("kannada", path, per_class=28, seed=5)
+
+
+def test_model_data_holds_out_whole_writers_for_validation_where_the_file_runs_writer_by_writer(tmp_path):
+    path = save_digits(tmp_path / "arabic.npz", n_train=2000)  # MADBase: 100 rows a writer, so 20 writers
+    split = scripts.model_data("arabic", path, val_fraction=0.1, seed=5)
+    x_train = scripts.load_digits("arabic", path)[0][0]
+    writer = {bytes(image): row // 100 for row, image in enumerate(x_train)}
+    held, trained = ({writer[bytes(i)] for i in part[0]} for part in (split.validation, split.train))
+    assert len(held) == 2 and not held & trained, "two whole writers, none of them in training"
+    assert len(split.validation[1]) == 200 and np.bincount(split.validation[1]).tolist() == [20] * 10
+    quick = scripts.model_data("arabic", path, fraction=0.5, val_fraction=0.1, seed=5)
+    held = {writer[bytes(i)] for i in quick.validation[0]}
+    assert len(held) == 2 and not held & {writer[bytes(i)] for i in quick.train[0]}, "a quick run keeps writers apart too"
 
 
 def test_take_per_class_is_seeded_and_keeps_the_order():
