@@ -60,6 +60,7 @@ _count = _checked("count", int, lambda v: v >= 0, "a whole number, 0 or more")
 _seed = _checked("seed", int, lambda v: 0 <= v < 2**32, "a whole number from 0 to 4294967295")
 _fraction = _checked("fraction", float, lambda v: 0 < v <= 1, "a number above 0 and at most 1, e.g. 0.1")
 _share = _checked("share", float, lambda v: 0 <= v <= 1, "a number from 0 to 1, e.g. 0.5")
+_rate = _checked("learning rate", float, lambda v: 0 < v < 1, "a number above 0 and below 1, e.g. 1e-3")
 #: ``scripts.SCRIPTS``, spelled out so that parsing needs no numpy (a test keeps the two equal).
 _SCRIPTS = ("western", "kannada", "persian", "arabic", "bengali", "tibetan")
 _OTHER_SCRIPTS = _SCRIPTS[1:]
@@ -90,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where to save the .keras model (default models/my_cnn.keras; with --script NAME "
                         "models/my_NAME_cnn.keras)")
     t.add_argument("--data", type=Path, help=data_help)
+    t.add_argument("--learning-rate", type=_rate, metavar="RATE",
+                   help="peak learning rate of the cosine schedule (default: train.LEARNING_RATE from scratch, "
+                        "train.FINE_TUNE_LEARNING_RATE with --init)")
     t.add_argument("--batch-size", type=_positive_int, default=128, help="images per training step (default 128)")
     t.add_argument("--fraction", type=_fraction, default=1.0,
                    help="train on this fraction of the training images, for quick runs (default 1)")
@@ -261,7 +265,7 @@ def _train(args: argparse.Namespace) -> int:
                          per_class=args.per_class, seed=args.seed,
                          pen_copies=args.pen_copies, pen_path=args.pen_data,
                          nondigits_per_kind=args.non_digits, nondigit_scripts=args.non_digit_scripts,
-                         restyle=args.restyle,
+                         restyle=args.restyle, learning_rate=args.learning_rate,
                          verbose=1 if on_terminal else 0, on_epoch_end=None if on_terminal else _epoch_line(args.epochs))
     card = result.card
     print(f"saved {result.path}: test accuracy {card['test_accuracy']:.4f} on {card['test_images']} images, "

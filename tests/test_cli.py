@@ -166,6 +166,8 @@ def bad_paths(tmp_path):
         (("train", "--init", "{notes}", "--out", "{tmp}/m.keras"), None, "--init: {notes}: not a .keras model file"),
         (("train", "--per-class", "0", "--out", "{tmp}/m.keras"), None, "argument --per-class: invalid positive integer"),
         (("train", "--restyle", "2", "--out", "{tmp}/m.keras"), None, "argument --restyle: invalid share value: '2'"),
+        (("train", "--learning-rate", "0", "--out", "{tmp}/m.keras"), None,
+         "argument --learning-rate: invalid learning rate value: '0'"),
         (("evaluate", "--script", "tibetan", "--model", "{notes}"), None, "{notes}: not a .keras model file"),
     ],
 )
@@ -363,7 +365,7 @@ def kannada_cli_model(tmp_path_factory):
     """A Kannada model trained by the command line: one epoch on 10 images of each digit."""
     out = tmp_path_factory.mktemp("kannada") / "k.keras"
     proc = run("train", "--script", "kannada", "--per-class", "10", "--epochs", "1", "--restyle", "0.5",
-               "--out", str(out))
+               "--learning-rate", "1e-3", "--out", str(out))
     return out, proc
 
 
@@ -386,7 +388,7 @@ def test_train_and_evaluate_a_script_model(kannada_cli_model, tmp_path):
     assert f"saved {out}: test accuracy" in proc.stdout and f"on {test_images} images" in proc.stdout
     card = json.loads(out.with_name("k.card.json").read_text())
     assert (card["script"], card["parameters"]["per_class"], card["init_model"]) == ("kannada", 10, None)
-    assert card["parameters"]["restyle"] == 0.5
+    assert card["parameters"]["restyle"] == 0.5 and card["parameters"]["learning_rate"] == 1e-3
     report = json.loads(run("evaluate", "--script", "kannada", "--model", str(out), "--json").stdout)
     assert report["script"] == "kannada" and report["n"] == test_images
     tuned = tmp_path / "tuned.keras"
