@@ -93,6 +93,9 @@ def test_every_output_applies_the_cards_temperature(predictor, mnist):
     drawing = 255 - np.kron(x[0], np.ones((8, 8), np.uint8))
     read, recognised = predictor.read(drawing), predictor.recognise(drawing)
     np.testing.assert_allclose(read.probabilities, recognised.probabilities, atol=1e-6)
+    batch_features = predictor.logits_and_features(recognised.mnist_image[None])[1]
+    assert recognised.distance == pytest.approx(float(predictor.gaussians.score(batch_features)[0]), rel=1e-4), \
+        "the single-drawing call (LiteRT) gives the batch call's features"
     raw = model_lib.predict_proba(predictor.model, preprocess.to_model_input(x))
     np.testing.assert_allclose(calibration.softmax(np.log(raw), predictor.temperature), expected, atol=1e-4)
     assert not np.allclose(raw, expected, atol=1e-3)  # the temperature does change them
