@@ -54,6 +54,8 @@ def test_scores_order_confident_above_uncertain():
     assert cal.max_probability(logits)[0] < cal.max_probability(logits)[1]
     assert cal.energy(logits)[0] < cal.energy(logits)[1]
     np.testing.assert_allclose(cal.energy(logits)[1], -np.log(10 * np.e))
+    huge = np.array([[1000.0, 999.0] + [0.0] * 8])
+    np.testing.assert_allclose(cal.energy(huge, 2.0), -2.0 * (500.0 + np.log1p(np.exp(-0.5))), rtol=1e-12)  # no overflow
     np.testing.assert_allclose(cal.top_two_gap(np.array([[0.7, 0.2, 0.1], [0.4, 0.35, 0.25]])), [0.5, 0.05], atol=1e-7)
 
 
