@@ -311,6 +311,56 @@ def measure_shipped(model_path: Path, x_test, y_test, drawings, prepared, pen_di
     }
 
 
+def run_trainings(source: Path, plan: Plan, drawings, prepared, resized) -> dict:
+    """Return the results' training sections: the reference recipe, the first and default recipes, the same-wall run."""
+    log(f"reference recipe, epochs={plan.reference_epochs}")
+    reference = run_reference(source, plan.reference_epochs, plan, drawings, prepared, resized, time_it=True)
+    first = run_first_recipe(source, plan)  # just before the default's run of the same seed, for the time pair
+    digitlab_recipe = run_digitlab(source, plan, drawings, prepared)
+    epochs = same_wall_epochs(digitlab_recipe["wall_s_mean"], reference["wall_s"], reference["epochs"])
+    log(f"reference recipe for digitlab's wall time ({digitlab_recipe['wall_s_mean']:.0f} s): epochs={epochs}")
+    same_wall = run_reference(source, epochs, plan, drawings, prepared, resized, time_it=False)
+    return {"reference": reference, "reference_same_wall": same_wall, "digitlab": digitlab_recipe,
+            "first_recipe": first, "time_to_accuracy": time_to_accuracy(first, digitlab_recipe["runs"])}
+
+
+TRAINING_SECTIONS = ("reference", "reference_same_wall", "digitlab", "first_recipe", "time_to_accuracy")
+
+
+def read_trainings(path: Path, quick: bool, data_sha256: str) -> dict:
+    """Return ``run_trainings``' sections from an earlier results.json, and where they come from (``trainings_from``).
+
+    The earlier run must be of the same kind (full or quick) on the same data file, else ValueError
+    naming the file: it is checked before anything is measured.
+    """
+    if not Path(path).is_file():
+        raise ValueError(f"--reuse-training {path}: no such file")
+    try:
+        prior = read_json(path)
+    except ValueError as exc:  # json.JSONDecodeError is one
+        raise ValueError(f"--reuse-training {path}: not a readable results.json ({exc})") from None
+    missing = [k for k in (*TRAINING_SECTIONS, "quick", "data", "date", "git", "command") if k not in prior]
+    if missing:
+        raise ValueError(f"--reuse-training {path}: not a results.json of benchmarks/run.py (no {', '.join(missing)})")
+    if prior["quick"] != quick or prior["data"]["sha256"] != data_sha256:
+        raise ValueError(f"--reuse-training {path}: a {'quick' if prior['quick'] else 'full'} run on "
+                         f"{prior['data']['file']} (sha256 {prior['data']['sha256'][:12]}...); this run must be of "
+                         "the same kind on the same file")
+    return {**{k: prior[k] for k in TRAINING_SECTIONS},
+            "trainings_from": {"date": prior["date"], "git": prior["git"], "command": prior["command"]}}
+
+
+def time_reference_again(trainings: dict, drawings, plan: Plan) -> dict:
+    """Return ``trainings`` with the reference way's latency timed now, beside the shipped model's.
+
+    A new network of the reference architecture is timed: a model's speed does not depend on its weights.
+    """
+    log(f"reusing the trainings of the run of {trainings['trainings_from']['date']}; timing the reference way again")
+    latency = latency_ms(reference_way(model_lib.build_reference_cnn()), drawings.images, calls=plan.latency_calls,
+                         warmup=plan.warmup)
+    return {**trainings, "reference": {**trainings["reference"], "latency": latency}}
+
+
 def run_reference(source: Path, epochs: int, plan: Plan, drawings, prepared, resized, *, time_it: bool) -> dict:
     """Return the reference recipe's training numbers, robustness both ways and (if ``time_it``) latency."""
     result, out = timed_training(recipe="reference", epochs=epochs, batch_size=128, data_path=source,
@@ -521,6 +571,10 @@ def render_markdown(r: dict, readme: str = "README.md", scripts_results: dict | 
         f"one run, same data, same machine. How to read and rerun it: [benchmarks/README.md]({readme}).",
         "",
         f"- Command: `{r['command']}` (git {r['git']}, {r['date']}, {r['total_wall_s'] / 60:.0f} min)",
+        *([f"- Trainings (recipes' accuracy, time to 99.6%, same wall time) reused from the run of "
+           f"{r['trainings_from']['date']} (git {r['trainings_from']['git']}): `{r['trainings_from']['command']}`; "
+           "the shipped model and every latency, the reference way's included, measured in this run"]
+          if "trainings_from" in r else []),
         _machine_line(m),
         f"- Software: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
         f"- Data: `{d['file']}` (sha256 {d['sha256'][:12]}...), {d['train_images']:,} training images "
@@ -860,6 +914,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, default=config.SHIPPED_MODEL, help="the shipped model to measure")
     p.add_argument("--pen", type=Path, help="UCI's pendigits-orig.tra (default: $DIGITLAB_PEN, "
                                             "then data/pendigits-orig.tra, else downloaded)")
+    p.add_argument("--reuse-training", type=Path, metavar="RESULTS_JSON",
+                   help="take the recipes' trainings (accuracy, time to 99.6%%, same wall time) from this earlier "
+                        "results.json of the same plan and data, and measure only the shipped model and the speed "
+                        "rows: minutes instead of an hour and a half, e.g. after a new model or a faster predictor")
     return p
 
 
@@ -882,23 +940,21 @@ def run(args: argparse.Namespace) -> dict:
     """Return every measurement of one benchmark run (see the module docstring for the order)."""
     plan, start = plan_for(args), time.perf_counter()
     model_lib.load_model(args.model)  # a missing or broken model (or pen file, below) fails now, not after an hour
+    source = data.find_mnist(args.data)
+    reused = args.reuse_training and read_trainings(args.reuse_training, args.quick, data.sha256(source))
     pen_digits = pen_test_digits(args.pen, plan.pen_digits)
     other_scripts = other_script_digits()
     marks = nondigits.build_nondigit_set(plan.nondigits, seed=config.SEED, part="test", scripts=other_scripts or None)
     pages = robustness.non_digit_pages(per_kind=plan.per_kind, seed=config.SEED)
-    source = data.find_mnist(args.data)
     (x_train, _), (x_test, y_test) = data.load_mnist(source)
     log(f"data {source.name}: {len(x_train):,} training, {len(x_test):,} test images; building the drawing set")
     drawings = robustness.build_drawing_set(x_test, y_test, per_kind=plan.per_kind, seed=config.SEED,
                                             progress=lambda it: bar(it, "drawings"))
     prepared, resized = robustness.prepare(drawings.images), robustness.resize_canvas(drawings.images)
-    log(f"reference recipe, epochs={plan.reference_epochs}")
-    reference = run_reference(source, plan.reference_epochs, plan, drawings, prepared, resized, time_it=True)
-    first = run_first_recipe(source, plan)  # just before the default's run of the same seed, for the time pair
-    digitlab_recipe = run_digitlab(source, plan, drawings, prepared)
-    epochs = same_wall_epochs(digitlab_recipe["wall_s_mean"], reference["wall_s"], reference["epochs"])
-    log(f"reference recipe for digitlab's wall time ({digitlab_recipe['wall_s_mean']:.0f} s): epochs={epochs}")
-    same_wall = run_reference(source, epochs, plan, drawings, prepared, resized, time_it=False)
+    if reused:
+        trainings = time_reference_again(reused, drawings, plan)
+    else:
+        trainings = run_trainings(source, plan, drawings, prepared, resized)
     log(f"measuring the shipped model {args.model}")  # last: speed is timed once training is over
     shipped = measure_shipped(args.model, x_test, y_test, drawings, prepared, pen_digits, marks, pages, plan)
     results = {
@@ -912,9 +968,7 @@ def run(args: argparse.Namespace) -> dict:
                      "digits": len(pen_digits)},
         "nondigit_set": {"part": "test", "seed": config.SEED, "per_kind": plan.nondigits, "scripts": list(other_scripts),
                          "counts": {str(k): int(n) for k, n in zip(*np.unique(marks.kinds, return_counts=True))}},
-        "shipped": shipped, "reference": reference, "reference_same_wall": same_wall, "digitlab": digitlab_recipe,
-        "first_recipe": first, "time_to_accuracy": time_to_accuracy(first, digitlab_recipe["runs"]),
-        "total_wall_s": time.perf_counter() - start,
+        "shipped": shipped, **trainings, "total_wall_s": time.perf_counter() - start,
     }
     results["targets"] = evaluate_targets(results)
     return results

@@ -500,6 +500,31 @@ def test_quick_run_trains_the_time_pair_and_writes_every_new_row(bench, tmp_path
                     "## Knowing when it doesn't know"):
         assert section in md
 
+    again = tmp_path / "again"
+    trained = len(fake_trainings)
+    assert bench.main(["--quick", "--out-dir", str(again), "--data", str(mnist_path), "--model", str(tiny),
+                       "--reuse-training", str(out / "results.json")]) == 0
+    assert len(fake_trainings) == trained, "--reuse-training trains nothing"
+    reused = json.loads((again / "results.json").read_text())
+    assert reused["trainings_from"]["git"] == results["git"] and reused["digitlab"] == results["digitlab"]
+    assert reused["time_to_accuracy"] == results["time_to_accuracy"] and len(reused["targets"]) == 27
+    assert reused["reference"]["latency"]["calls"] == bench.QUICK.latency_calls, "the reference way is timed again"
+    assert "reused from the run of" in (again / "RESULTS.md").read_text()
+
+
+def test_reusing_trainings_needs_a_results_file_of_the_same_kind_and_data(bench, tmp_path, capsys, mnist_path):
+    tiny = model_lib.save_model(model_lib.build_reference_cnn(), tmp_path / "tiny.keras")
+    full = tmp_path / "full.json"
+    full.write_text(json.dumps({k: {} for k in bench.TRAINING_SECTIONS} | {
+        "quick": False, "date": "d", "git": "g", "command": "c", "data": {"file": "mnist.npz", "sha256": "0" * 64}}))
+    for given, message in ((tmp_path / "none.json", "no such file"), (full, "a full run on mnist.npz")):
+        args = ["--quick", "--out-dir", str(tmp_path / "out"), "--data", str(mnist_path), "--model", str(tiny),
+                "--reuse-training", str(given)]
+        assert bench.main(args) == 2
+        line, = capsys.readouterr().err.splitlines()
+        assert line.startswith(f"benchmark: error: --reuse-training {given}: {message}")
+    assert not (tmp_path / "out" / "results.json").exists()
+
 
 # --- benchmarks/other_scripts.py (issue 12) ---------------------------------------------------------
 
