@@ -237,7 +237,7 @@ class Predictor:
         """
         if within is not None:
             if self.classes == NUM_CLASSES:
-                raise ValueError(f"read_batch: within={within!r} needs the any-script model; this one reads {self.script} only")
+                raise ValueError(f"within={within!r} needs the any-script model; this one reads {self.script} only")
             i = scripts.SCRIPTS.index(scripts.check_name(within))
             own = logits[:, i * NUM_CLASSES:(i + 1) * NUM_CLASSES]
             return calibration.softmax(own, self.temperature), np.full(len(logits), i)
@@ -277,7 +277,7 @@ class Predictor:
         return np.concatenate([o[0].numpy() for o in out]), np.concatenate([o[1].numpy() for o in out])
 
     def _raw_one(self, mnist_image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return the logits (10,) and features (D,) of one MNIST-format image, by the traced single-image call."""
+        """Return the logits (classes,) and features (D,) of one MNIST-format image, by the LiteRT single-image call."""
         return self._one(preprocess.to_model_input(mnist_image))
 
 
