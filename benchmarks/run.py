@@ -328,7 +328,7 @@ TRAINING_SECTIONS = ("reference", "reference_same_wall", "digitlab", "first_reci
 
 
 def read_trainings(path: Path, quick: bool, data_sha256: str) -> dict:
-    """Return ``run_trainings``' sections from an earlier results.json, and where they come from (``trainings_from``).
+    """Return ``run_trainings``' sections from an earlier results.json, and the run that trained them (``trainings_from``).
 
     The earlier run must be of the same kind (full or quick) on the same data file, else ValueError
     naming the file: it is checked before anything is measured.
@@ -346,8 +346,8 @@ def read_trainings(path: Path, quick: bool, data_sha256: str) -> dict:
         raise ValueError(f"--reuse-training {path}: a {'quick' if prior['quick'] else 'full'} run on "
                          f"{prior['data']['file']} (sha256 {prior['data']['sha256'][:12]}...); this run must be of "
                          "the same kind on the same file")
-    return {**{k: prior[k] for k in TRAINING_SECTIONS},
-            "trainings_from": {"date": prior["date"], "git": prior["git"], "command": prior["command"]}}
+    origin = prior.get("trainings_from") or {"date": prior["date"], "git": prior["git"], "command": prior["command"]}
+    return {**{k: prior[k] for k in TRAINING_SECTIONS}, "trainings_from": origin}
 
 
 def time_reference_again(trainings: dict, drawings, plan: Plan) -> dict:

@@ -510,6 +510,10 @@ def test_quick_run_trains_the_time_pair_and_writes_every_new_row(bench, tmp_path
     assert reused["time_to_accuracy"] == results["time_to_accuracy"] and len(reused["targets"]) == 27
     assert reused["reference"]["latency"]["calls"] == bench.QUICK.latency_calls, "the reference way is timed again"
     assert "reused from the run of" in (again / "RESULTS.md").read_text()
+    assert bench.main(["--quick", "--out-dir", str(tmp_path / "third"), "--data", str(mnist_path), "--model", str(tiny),
+                       "--reuse-training", str(again / "results.json")]) == 0
+    third = json.loads((tmp_path / "third" / "results.json").read_text())
+    assert third["trainings_from"] == reused["trainings_from"], "reused again, it still names the run that trained"
 
 
 def test_reusing_trainings_needs_a_results_file_of_the_same_kind_and_data(bench, tmp_path, capsys, mnist_path):
