@@ -667,7 +667,7 @@ def _speed_md(r: dict) -> str:
     rows = [
         ("reference way: whole canvas resized to 28x28, `model.predict`", "reference recipe",
          f"{ref['median_ms']:.2f}", f"{ref['p95_ms']:.2f}", ref["calls"]),
-        ("digitlab: `Predictor.predict` (`to_mnist` + compiled call)", "shipped",
+        ("digitlab: `Predictor.predict` (`to_mnist` + the LiteRT call)", "shipped",
          f"{shipped['median_ms']:.2f}", f"{shipped['p95_ms']:.2f}", shipped["calls"]),
         ("digitlab: `Predictor.recognise` (the same + the decline rule; turns with `predict`)", "shipped",
          f"{recognise['median_ms']:.2f}", f"{recognise['p95_ms']:.2f}", recognise["calls"]),
