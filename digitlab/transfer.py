@@ -157,8 +157,9 @@ def accuracies(readers: Mapping[str, object], sets: Mapping[str, tuple[np.ndarra
     ``readers`` are ``predict.Predictor``s (their ``predict_batch`` is called), e.g. each
     script's model, for ``accuracy_table``.
     """
-    return {name: float(np.mean(readers[name].predict_batch(x).argmax(axis=1) == np.asarray(y)))
-            for name, (x, y) in sets.items()}
+    with _one_model_after_another():  # each reader traces its batch call on first use
+        return {name: float(np.mean(readers[name].predict_batch(x).argmax(axis=1) == np.asarray(y)))
+                for name, (x, y) in sets.items()}
 
 
 def accuracy_table(
