@@ -356,8 +356,7 @@ def time_reference_again(trainings: dict, drawings, plan: Plan) -> dict:
     A new network of the reference architecture is timed: a model's speed does not depend on its weights.
     """
     log(f"reusing the trainings of the run of {trainings['trainings_from']['date']}; timing the reference way again")
-    latency = latency_ms(reference_way(model_lib.build_reference_cnn()), drawings.images, calls=plan.latency_calls,
-                         warmup=plan.warmup)
+    latency = reference_latency(model_lib.build_reference_cnn(), drawings, plan)
     return {**trainings, "reference": {**trainings["reference"], "latency": latency}}
 
 
@@ -368,9 +367,13 @@ def run_reference(source: Path, epochs: int, plan: Plan, drawings, prepared, res
     out["robustness"] = {"resize": robustness_of(result.model, drawings, resized),
                          "to_mnist": robustness_of(result.model, drawings, prepared)}
     if time_it:
-        out["latency"] = latency_ms(reference_way(result.model), drawings.images,
-                                    calls=plan.latency_calls, warmup=plan.warmup)
+        out["latency"] = reference_latency(result.model, drawings, plan)
     return out
+
+
+def reference_latency(model, drawings, plan: Plan) -> dict:
+    """Return ``latency_ms`` of the reference way (``reference_way``) with ``model`` on the drawings, as ``plan`` says."""
+    return latency_ms(reference_way(model), drawings.images, calls=plan.latency_calls, warmup=plan.warmup)
 
 
 def _digitlab_training(source: Path, plan: Plan, seed: int, **recipe) -> tuple[train.TrainResult, dict]:

@@ -23,7 +23,7 @@ from digitlab.files import atomic_path
 __all__ = [
     "MNIST_URL", "MNIST_SHA256", "NPZ_KEYS", "IDX_NAMES", "Split", "DataError", "default_path", "given_source", "locate", "not_found_message",
     "find_mnist", "load_mnist", "read_npz", "read_idx_folder", "read_idx", "validate", "sha256", "fetch",
-    "download_checked", "download_mnist", "train_val_split", "subset",
+    "download_checked", "download_mnist", "check_held_out_share", "train_val_split", "subset",
 ]
 
 #: The file ``keras.datasets.mnist.load_data`` downloads, and its published SHA-256.
@@ -297,12 +297,17 @@ def _no_data_message(local: Path, *, reason: str) -> str:
     ])
 
 
+def check_held_out_share(value: float, name: str) -> None:
+    """Raise ValueError naming ``name`` unless ``value``, a share of images to hold out, lies strictly between 0 and 1."""
+    if not 0 < value < 1:
+        raise ValueError(f"{name} must be between 0 and 1, got {value}")
+
+
 def train_val_split(
     x: np.ndarray, y: np.ndarray, *, val_fraction: float = 0.1, seed: int = config.SEED
 ) -> tuple[Split, Split]:
     """Return ``(x_train, y_train), (x_val, y_val)``: a seeded, stratified split of the training data."""
-    if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
+    check_held_out_share(val_fraction, "val_fraction")
     rng = np.random.default_rng(seed)
     val_idx = []
     for digit in np.unique(y):

@@ -394,8 +394,7 @@ def split_test(
     whole groups, about ``test_fraction`` of them; without either, a seeded split stratified by digit.
     """
     s = get(script)
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
+    data.check_held_out_share(test_fraction, "test_fraction")
     if groups is None and s.block_rows:
         groups = np.arange(len(y)) // s.block_rows
     if groups is None:
@@ -465,10 +464,12 @@ def model_data(
                     np.concatenate([any_labels(name, getattr(p, part)[1]) for name, p in parts.items()]))
         return ModelData(parts["western"].source, joined("train"), joined("validation"), joined("test"),
                          {name: p.source for name, p in parts.items()})
+    data.check_held_out_share(val_fraction, "val_fraction")  # before split_test, which would name it test_fraction
     source = find_digits(script, path)
     (x_all, y_all), test = load_digits(script, source)
     kept, _ = data.subset(np.arange(len(y_all)), y_all, fraction, seed=seed)  # rows kept, in file order
-    blocks = kept // get(script).block_rows if get(script).block_rows else None
+    rows = get(script).block_rows
+    blocks = kept // rows if rows else None
     train, validation = split_test(x_all[kept], y_all[kept], script=script, seed=seed, groups=blocks,
                                    test_fraction=val_fraction)
     if per_class is not None:

@@ -447,6 +447,8 @@ def test_model_data_holds_out_validation_then_takes_per_class(tmp_path):
     assert {bytes(i) for i in few.train[0]} <= {bytes(i) for i in more.train[0]}, "nested: the 3 are among the 9"
     with pytest.raises(ValueError, match="per_class=28: only 27 training images of digit 0"):
         scripts.model_data("kannada", path, per_class=28, seed=5)
+    with pytest.raises(ValueError, match="val_fraction must be between 0 and 1, got 1.5"):
+        scripts.model_data("arabic", path, val_fraction=1.5)
 
 
 def test_model_data_holds_out_whole_writers_for_validation_where_the_file_runs_writer_by_writer(tmp_path):
