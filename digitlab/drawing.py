@@ -387,7 +387,7 @@ class DrawingPad:
     def _load(self, name: str) -> Predictor:
         """Return a ``Predictor`` of script ``name``: the one in ``models``, or the file there, or the shipped model."""
         model = self.models.get(name)
-        return model if isinstance(model, Predictor) else Predictor(model, script=name)
+        return (model if isinstance(model, Predictor) else Predictor(model, script=name)).warm_up()
 
     # --- prediction --------------------------------------------------------------------------
 

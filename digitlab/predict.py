@@ -1,6 +1,6 @@
 """Fast predictions from a saved model: one raw drawing, or a batch of MNIST-format images.
 
-A single prediction runs the model converted once, when the ``Predictor`` is made, to a LiteRT
+A single prediction runs the model converted once, on the first single image (or ``warm_up``), to a LiteRT
 flatbuffer for a fixed (1, 28, 28, 1) input, in LiteRT's interpreter (``ai-edge-litert``): not
 ``model.predict``, whose per-call set-up costs tens of milliseconds, nor a traced ``tf.function``,
 whose own overhead (about 2 ms a call) is several times the work of a model this small. The drawing
@@ -18,6 +18,7 @@ Gaussians of ``NAME.ood.json``.
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -128,10 +129,25 @@ class Predictor:
         self.temperature = float(self.calibration.get("temperature", 1.0))
         self.rule, self.gaussians = self._decline_rule()
         self.classes = int(self.model.output_shape[-1])
-        outputs = _logits_and_features(self.model)
-        self._one = _single_image_call(outputs, self.model, self.classes)
-        self._many = tf.function(outputs, input_signature=[tf.TensorSpec((None, *INPUT_SHAPE), tf.float32)])
-        self.predict_prepared(np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32))  # warm up now, not on the first stroke
+        self._outputs = _logits_and_features(self.model)
+        # A partial, not the function itself: TensorFlow keys its "retraced again and again" warning on the
+        # function's code, which every Predictor's shares, so Predictors made one after another would set it off.
+        self._many = tf.function(functools.partial(self._outputs),
+                                 input_signature=[tf.TensorSpec((None, *INPUT_SHAPE), tf.float32)])
+
+    @functools.cached_property
+    def _one(self):
+        """The LiteRT single-image call (``_single_image_call``), converted on first use: a batch-only Predictor never pays for it."""
+        return _single_image_call(self._outputs, self.model, self.classes)
+
+    def warm_up(self) -> Predictor:
+        """Convert the model for single drawings now (about half a second, once) and run it once; return self.
+
+        The first drawing is then read at full speed: the pad calls this when it loads a model,
+        rather than making the first stroke wait.
+        """
+        self.predict_prepared(np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32))
+        return self
 
     def _decline_rule(self) -> tuple[calibration.DeclineRule | None, calibration.ClassGaussians | None]:
         """Return the card's decline rule and the Gaussians beside the model, or (None, None) if uncalibrated."""

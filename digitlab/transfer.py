@@ -157,9 +157,8 @@ def accuracies(readers: Mapping[str, object], sets: Mapping[str, tuple[np.ndarra
     ``readers`` are ``predict.Predictor``s (their ``predict_batch`` is called), e.g. each
     script's model, for ``accuracy_table``.
     """
-    with _one_model_after_another():  # each reader traces its batch call on first use
-        return {name: float(np.mean(readers[name].predict_batch(x).argmax(axis=1) == np.asarray(y)))
-                for name, (x, y) in sets.items()}
+    return {name: float(np.mean(readers[name].predict_batch(x).argmax(axis=1) == np.asarray(y)))
+            for name, (x, y) in sets.items()}
 
 
 def accuracy_table(
@@ -302,8 +301,8 @@ def cross_script_mistakes(
 def _one_model_after_another() -> Iterator[None]:
     """Hold back TensorFlow's warning about functions traced again and again while models are built in a loop.
 
-    Every new model (and ``Predictor``) traces its own functions from the same code, which
-    TensorFlow takes for a function retraced in a loop; here that is the intent, not a slip.
+    Every new model traces its own training functions from Keras's same code, which TensorFlow
+    takes for a function retraced in a loop; here that is the intent, not a slip.
     """
     logger = logging.getLogger("tensorflow")
     level = logger.level

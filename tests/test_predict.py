@@ -272,3 +272,21 @@ def test_a_one_script_model_names_no_runner_up(predictor, mnist):
     assert r.runner_up is None and predictor.read_batch(mnist[1][0][:2])[1].tolist() == [0, 0]
     with pytest.raises(ValueError, match="needs the any-script model"):
         predictor.read_batch(mnist[1][0][:2], within="western")
+
+
+def test_single_drawings_are_converted_for_on_first_use_or_warm_up(shipped_model, mnist):
+    batch_only = predict.Predictor()
+    batch_only.predict_batch(mnist[1][0][:4])
+    assert "_one" not in vars(batch_only), "a Predictor used for batches alone converted its model for single drawings"
+    warmed = predict.Predictor()
+    assert warmed.warm_up() is warmed and "_one" in vars(warmed)
+    one = warmed._one
+    warmed.predict_prepared(mnist[1][0][0])
+    assert warmed._one is one, "converted again"
+
+
+def test_predictors_made_one_after_another_do_not_warn_of_retracing(shipped_model, mnist, caplog):
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        for _ in range(6):
+            predict.Predictor().predict_batch(mnist[1][0][:2])
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
