@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="redraw this share of the training images from their skeleton at a random pen width "
                         "(digitlab.style), so the model learns shapes rather than the dataset's style; "
                         "e.g. 0.5 for other scripts (default 0)")
+    t.add_argument("--balance", type=_count, default=0, metavar="N",
+                   help="with --script any: repeat each script's training images until it has at least N, so "
+                        "the small sets count as much as MNIST's (default 0: as they come)")
 
     e = sub.add_parser("evaluate", help="accuracy, per-class scores and confusion matrix on the test set")
     _add_script(e, "whose test split to read (load_digits' held-out split; MNIST's test set for western; "
@@ -265,7 +268,7 @@ def _train(args: argparse.Namespace) -> int:
                          per_class=args.per_class, seed=args.seed,
                          pen_copies=args.pen_copies, pen_path=args.pen_data,
                          nondigits_per_kind=args.non_digits, nondigit_scripts=args.non_digit_scripts,
-                         restyle=args.restyle, learning_rate=args.learning_rate,
+                         restyle=args.restyle, balance=args.balance, learning_rate=args.learning_rate,
                          verbose=1 if on_terminal else 0, on_epoch_end=None if on_terminal else _epoch_line(args.epochs))
     card = result.card
     print(f"saved {result.path}: test accuracy {card['test_accuracy']:.4f} on {card['test_images']} images, "

@@ -32,7 +32,7 @@ from digitlab.files import check_model_path, read_json, write_json_atomic  # noq
 
 __all__ = [
     "RECIPES", "Augmentation", "TrainResult", "Split", "augment_batch", "random_affine", "change_pen", "make_dataset", "cosine_schedule", "step_schedule", "SCHEDULES",
-    "compile_for", "build_for", "prepare_data", "pen_training_data", "NOT_A_DIGIT", "training_targets", "nondigit_training_data", "make_callbacks", "fit", "save_outputs", "train", "model_or_stand_in",
+    "compile_for", "build_for", "prepare_data", "pen_training_data", "balance_scripts", "NOT_A_DIGIT", "training_targets", "nondigit_training_data", "make_callbacks", "fit", "save_outputs", "train", "model_or_stand_in",
     "checkpoint_dir", "make_card", "LEARNING_RATE", "FINE_TUNE_LEARNING_RATE", "load_init",
 ]
 
@@ -281,6 +281,7 @@ def train(
     nondigits_per_kind: int = 0,
     nondigit_scripts: tuple[str, ...] = (),
     restyle: float = 0.0,
+    balance: int = 0,
     on_epoch_end: Callable[[dict], None] | None = None,
     verbose: int = 1,
 ) -> TrainResult:
@@ -304,19 +305,21 @@ def train(
     ``nondigit_scripts``' digits) with a uniform target: outlier exposure, see ``nondigit_training_data``.
     ``restyle`` is the share of the script's training images redrawn from their skeleton at a
     random pen width (``style.restyle``, seeded), so the model learns shapes rather than the
-    dataset's style; validation and test images stay as they are.
+    dataset's style; validation and test images stay as they are. ``balance`` > 0, for the
+    any-script model, repeats the training images of each script that has fewer until it has that
+    many (``balance_scripts``), so the small sets are not drowned by MNIST's.
     An interrupted run with the same ``out`` resumes from its last finished epoch; the model
     previously at ``out`` stays untouched until the new one is complete.
     """
     _check_arguments(recipe, epochs, batch_size, pen_copies, schedule, nondigits_per_kind, nondigit_scripts,
-                     script=script, per_class=per_class, init=init, restyle=restyle)
+                     script=script, per_class=per_class, init=init, restyle=restyle, balance=balance)
     ranges = _augmentation_for(recipe, augment, augmentation)
     if learning_rate is None:
         learning_rate = LEARNING_RATE if init is None else FINE_TUNE_LEARNING_RATE
     keras.utils.set_random_seed(seed)
     split = prepare_data(data_path, script=script, fraction=fraction, per_class=per_class, val_fraction=val_fraction,
                          seed=seed, pen_copies=pen_copies, pen_path=pen_path, nondigits_per_kind=nondigits_per_kind,
-                         nondigit_scripts=nondigit_scripts, restyle=restyle)
+                         nondigit_scripts=nondigit_scripts, restyle=restyle, balance=balance)
     hyper = dict(learning_rate=learning_rate, weight_decay=weight_decay, label_smoothing=label_smoothing,
                  widths=widths, dropout=dropout, block3_stride=block3_stride, fused_norm=fused_norm, schedule=schedule)
     init_model = {"source_file": Path(init).name, "sha256": data.sha256(init)} if init is not None else None
@@ -332,7 +335,8 @@ def train(
     params = dict(epochs=epochs, batch_size=batch_size, fraction=fraction, per_class=per_class,
                   val_fraction=val_fraction, seed=seed, augment=ranges is not None,
                   augment_ranges=asdict(ranges) if ranges is not None else None,
-                  pen_copies=pen_copies, nondigits_per_kind=nondigits_per_kind, nondigit_scripts=list(nondigit_scripts), restyle=restyle)
+                  pen_copies=pen_copies, nondigits_per_kind=nondigits_per_kind, nondigit_scripts=list(nondigit_scripts), restyle=restyle,
+                  balance=balance)
     if recipe == "digitlab":
         params.update({k: v for k, v in hyper.items() if init is None or k not in _ARCHITECTURE})
     card = make_card(model, recipe=recipe, split=split, test_report=metrics.report(split.y_test, probs),
@@ -394,7 +398,7 @@ def load_init(path: str | Path, classes: int = NUM_CLASSES) -> keras.Model:
 def _check_arguments(recipe: str, epochs: int, batch_size: int, pen_copies: int, schedule: str,
                      nondigits_per_kind: int = 0, nondigit_scripts: tuple[str, ...] = (), *,
                      script: str = "western", per_class: int | None = None, init: str | Path | None = None,
-                     restyle: float = 0.0) -> None:
+                     restyle: float = 0.0, balance: int = 0) -> None:
     """Raise ValueError naming the problem: unknown recipe, schedule or script, a count out of range, a missing init model."""
     _check_recipe(recipe)
     scripts.check_name(script, any_ok=True)
@@ -412,6 +416,9 @@ def _check_arguments(recipe: str, epochs: int, batch_size: int, pen_copies: int,
         raise ValueError(f"pen_copies: the pen digits are Western digits, for script 'western' only, not {script!r}")
     if per_class is not None and per_class < 1:
         raise ValueError(f"per_class must be None (every image) or 1 or more, got {per_class}")
+    if balance < 0 or (balance and script != scripts.ANY):
+        raise ValueError(f"balance repeats each script's images up to a count, for script 'any' only (1 or more; "
+                         f"0: as they come), got {balance} for {script!r}")
     if not 0 <= restyle <= 1:
         raise ValueError(f"restyle must be a share between 0 and 1, got {restyle!r}")
     if nondigits_per_kind < 0:
@@ -445,19 +452,22 @@ def _augmentation_for(recipe: str, augment: bool | None, augmentation: Augmentat
 def prepare_data(
     data_path: str | Path | None, *, script: str = "western", fraction: float, val_fraction: float, seed: int,
     per_class: int | None = None, pen_copies: int = 0, pen_path: str | Path | None = None,
-    nondigits_per_kind: int = 0, nondigit_scripts: tuple[str, ...] = (), restyle: float = 0.0,
+    nondigits_per_kind: int = 0, nondigit_scripts: tuple[str, ...] = (), restyle: float = 0.0, balance: int = 0,
 ) -> Split:
     """Return a script's digits split for training, validation and test as ``scripts.model_data`` splits them.
 
     ``"western"`` is MNIST (found as ``data.find_mnist`` finds it). With ``pen_copies`` > 0, real
     pen digits of the training writers are added to the training images (``pen_training_data``),
-    with ``nondigits_per_kind`` > 0 non-digits (``nondigit_training_data``); ``restyle`` of the
-    script's training images are redrawn first (``style.restyle``). Validation and test stay the
-    script's own.
+    with ``nondigits_per_kind`` > 0 non-digits (``nondigit_training_data``). First the any-script
+    model's scripts are balanced (``balance_scripts``), then ``restyle`` of the script's training
+    images are redrawn (``style.restyle``: each repeat on its own draw). Validation and test stay
+    the script's own.
     """
     d = scripts.model_data(script, data_path, fraction=fraction, per_class=per_class, val_fraction=val_fraction,
                            seed=seed)
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = d.train, d.validation, d.test
+    if balance:
+        x_train, y_train = balance_scripts(x_train, y_train, balance, rng=np.random.default_rng(seed))
     if restyle:
         x_train = style.restyle(x_train, restyle, rng=np.random.default_rng(seed))
     pen_info = None
@@ -470,6 +480,24 @@ def prepare_data(
         x_train = np.concatenate([x_train, x_not])
         y_train = np.concatenate([y_train.astype(np.int64), np.full(len(x_not), NOT_A_DIGIT)])
     return Split(d.source, x_train, y_train, x_val, y_val, x_test, y_test, pen_info, nondigit_info, script, d.sources)
+
+
+def balance_scripts(x: np.ndarray, y: np.ndarray, at_least: int, *, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Return the any-script model's training images with each script's repeated until it has ``at_least``.
+
+    A script's images (labels ``scripts.any_labels``: script index x 10 + digit) are taken whole as
+    often as they fit, then a seeded sample of them makes up the rest; scripts with as many
+    already are kept as they are. Augmentation (and ``restyle``) draw anew for every repeat, so the
+    copies differ. Without this the mix is MNIST's and NumtaDB's: Arabic and Kannada are 4-5% of it.
+    """
+    keep = [np.arange(len(y))]
+    for group in np.unique(y // NUM_CLASSES):
+        rows = np.flatnonzero(y // NUM_CLASSES == group)
+        missing = at_least - len(rows)
+        if missing > 0:
+            keep += [rows] * (missing // len(rows)) + [rng.choice(rows, missing % len(rows), replace=False)]
+    order = np.concatenate(keep)
+    return x[order], y[order]
 
 
 def pen_training_data(pen_path: str | Path | None, *, copies: int, seed: int) -> tuple[np.ndarray, np.ndarray, dict]:

@@ -331,6 +331,8 @@ def test_predictor_reads_a_script_model_as_that_script_only(kannada_model, tmp_p
     (dict(script="kannada", nondigits_per_kind=1, nondigit_scripts=("kannada",)), "kannada is the script the model"),
     (dict(per_class=0), "per_class must be None"),
     (dict(restyle=-0.1), "restyle must be a share between 0 and 1"),
+    (dict(balance=100), "balance repeats each script's images up to a count, for script 'any' only"),
+    (dict(script="any", balance=-1), "balance repeats .* got -1"),
     (dict(init="nowhere.keras"), "model file not found: nowhere.keras"),
 ])
 def test_train_refuses_bad_script_arguments(kwargs, match):
@@ -352,6 +354,27 @@ def test_a_digit_model_fine_tuned_into_the_any_script_model_keeps_its_body(tmp_p
     assert sixty.output_shape == (None, 60) and sixty.layers[-1].activation is keras.activations.softmax
     np.testing.assert_array_equal(sixty.get_layer("block1a_conv").kernel.numpy(), ten.get_layer("block1a_conv").kernel.numpy())
     assert train.load_init(model_lib.save_model(sixty, tmp_path / "sixty.keras"), classes=60).output_shape == (None, 60)
+
+
+def test_balance_scripts_repeats_each_smaller_script_up_to_the_count():
+    y = np.concatenate([np.arange(10), [10, 11, 12]])  # ten Western digits, three Kannada
+    x = np.arange(len(y))[:, None, None] * np.ones((1, 28, 28))
+    xb, yb = train.balance_scripts(x, y, 8, rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(yb[:len(y)], y)  # the originals first, in order
+    assert np.bincount(yb // 10).tolist() == [10, 8]
+    extra = yb[len(y):]
+    assert extra[:3].tolist() == [10, 11, 12] and len(set(extra[3:])) == 2  # a whole copy, then a sample of two
+    np.testing.assert_array_equal(xb[:, 0, 0], [np.flatnonzero(y == label)[0] for label in yb])  # images go with labels
+    again = train.balance_scripts(x, y, 8, rng=np.random.default_rng(0))[1]
+    np.testing.assert_array_equal(again, yb)
+
+
+def test_the_any_script_split_balanced_keeps_validation_and_test():
+    plain, balanced = (train.prepare_data(None, script="any", fraction=1.0, val_fraction=0.1, seed=42, per_class=3,
+                                          balance=b) for b in (0, 45))
+    assert np.bincount(balanced.y_train // 10).tolist() == [45] * 6
+    np.testing.assert_array_equal(balanced.y_val, plain.y_val)
+    np.testing.assert_array_equal(balanced.y_test, plain.y_test)
 
 
 def test_train_the_any_script_model(tmp_path):
