@@ -165,6 +165,9 @@ class DrawingPad:
         self.size = size
         self.throttle = throttle
         self.strokes: list[list[tuple[float, float]]] = []
+        self._ink: np.ndarray | None = None  # what ink() rasterised last, at _ink_width, of the strokes in _inked
+        self._ink_width = 0.0
+        self._inked: list[tuple[list[tuple[float, float]], int]] = []  # (stroke, points rasterised)
         self.recognition: Recognition | None = None
         self._pen_down = False
         self._last_predicted = -np.inf
@@ -333,8 +336,24 @@ class DrawingPad:
         self._changed()
 
     def ink(self) -> np.ndarray:
-        """Return the drawing as (size, size) float32 ink in [0, 1], rasterised at the pen width shown."""
-        return rasterize(self.strokes, self.size, self.pen.value)
+        """Return the drawing as (size, size) float32 ink in [0, 1], rasterised at the pen width shown.
+
+        While a stroke grows only its new segments are rasterised onto the ink kept from the last
+        call (``rasterize`` composes segments by maximum, so the result is the same as drawing all
+        of them anew), which keeps an update's cost flat however long the drawing. The kept ink is
+        used only while every stroke it drew is still there, the same list, no shorter, at the same
+        pen width; anything else (undo, clear, a new pen width) rasterises everything again.
+        """
+        width, drawn = self.pen.value, self._inked
+        if self._ink is None or width != self._ink_width or len(drawn) > len(self.strokes) or any(
+                stroke is not self.strokes[i] or len(stroke) < n for i, (stroke, n) in enumerate(drawn)):
+            self._ink, self._ink_width, drawn = np.zeros((self.size, self.size), np.float32), width, []
+        new = [stroke[max(n - 1, 0):] for stroke, n in drawn if len(stroke) > n]
+        new += self.strokes[len(drawn):]
+        if new:
+            np.maximum(self._ink, rasterize(new, self.size, width), out=self._ink)
+        self._inked = [(stroke, len(stroke)) for stroke in self.strokes]
+        return self._ink.copy()
 
     def _changed(self) -> None:
         """Redraw the canvas from ``strokes`` (after undo, clear or a new pen width) and predict."""

@@ -190,6 +190,31 @@ def test_the_pad_rasterises_what_it_shows_at_the_pen_width_shown():
     assert pad.canvas.line_width == 30  # the canvas was redrawn with the new pen
 
 
+def test_the_ink_kept_between_updates_is_the_ink_drawn_anew():
+    pad = DrawingPad(confident())
+    rng = np.random.default_rng(0)
+
+    def same():
+        assert np.array_equal(pad.ink(), rasterize(pad.strokes, 280, pad.pen.value))
+
+    for _ in range(3):  # strokes growing point by point, checked after every point
+        pad._on_mouse_down(*rng.uniform(20, 260, 2))
+        same()  # a dot
+        for point in rng.uniform(20, 260, (6, 2)):
+            pad._on_mouse_move(*point)
+            same()
+        pad._on_mouse_up(*point)
+    pad.undo()
+    pad.draw_strokes([[(30, 30), (60, 200)]])  # a new stroke where the undone one was kept
+    same()
+    pad.pen.value = 25
+    same()
+    pad.ink()[:] = 0  # the caller's copy: the pad's own ink is untouched
+    same()
+    pad.clear()
+    assert pad.ink().max() == 0
+
+
 def test_moves_draw_only_while_the_pen_is_down_and_mouse_out_ends_the_stroke():
     pad = DrawingPad(confident())
     pad._on_mouse_move(10, 10)
