@@ -127,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "e.g. 0.5 for other scripts (default 0)")
     t.add_argument("--balance", type=_count, default=0, metavar="N",
                    help="with --script any: repeat each script's training images until it has at least N, so "
-                        "the small sets count as much as MNIST's (default 0: as they come)")
+                        "the small sets are learnt from as many passes as MNIST's; the prior this gives them is "
+                        "taken back from the classifier after training (default 0: as they come)")
 
     e = sub.add_parser("evaluate", help="accuracy, per-class scores and confusion matrix on the test set")
     _add_script(e, "whose test split to read (load_digits' held-out split; MNIST's test set for western; "

@@ -32,7 +32,7 @@ from digitlab.files import check_model_path, read_json, write_json_atomic  # noq
 
 __all__ = [
     "RECIPES", "Augmentation", "TrainResult", "Split", "augment_batch", "random_affine", "change_pen", "make_dataset", "cosine_schedule", "step_schedule", "SCHEDULES",
-    "compile_for", "build_for", "prepare_data", "pen_training_data", "balance_scripts", "NOT_A_DIGIT", "training_targets", "nondigit_training_data", "make_callbacks", "fit", "save_outputs", "train", "model_or_stand_in",
+    "compile_for", "build_for", "prepare_data", "pen_training_data", "balance_scripts", "shift_classifier", "NOT_A_DIGIT", "training_targets", "nondigit_training_data", "make_callbacks", "fit", "save_outputs", "train", "model_or_stand_in",
     "checkpoint_dir", "make_card", "LEARNING_RATE", "FINE_TUNE_LEARNING_RATE", "load_init",
 ]
 
@@ -99,6 +99,8 @@ class Split:
     """Whose digits these are: a name of ``scripts.SCRIPTS``, or ``scripts.ANY`` (labels ``scripts.any_labels``)."""
     sources: dict[str, Path] | None = None
     """For the any-script model, each script's file (``source`` is MNIST's); else None."""
+    balanced: dict | None = None
+    """How ``balance_scripts`` repeated the any-script model's scripts, and the logit shift that undoes it (None: not)."""
 
 
 def augment_batch(images: tf.Tensor, *, seed: int | None = None, ranges: Augmentation = Augmentation()) -> tf.Tensor:
@@ -331,6 +333,8 @@ def train(
                                history=history, on_epoch_end=on_epoch_end)
     wall = fit(model, split, epochs=epochs, batch_size=batch_size, seed=seed, augmentation=ranges,
                callbacks=callbacks, verbose=verbose)
+    if split.balanced:
+        shift_classifier(model, np.repeat([split.balanced["logit_shift"][name] for name in scripts.SCRIPTS], NUM_CLASSES))
     probs = model_lib.predict_proba(model, preprocess.to_model_input(split.x_test))
     params = dict(epochs=epochs, batch_size=batch_size, fraction=fraction, per_class=per_class,
                   val_fraction=val_fraction, seed=seed, augment=ranges is not None,
@@ -466,8 +470,15 @@ def prepare_data(
     d = scripts.model_data(script, data_path, fraction=fraction, per_class=per_class, val_fraction=val_fraction,
                            seed=seed)
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = d.train, d.validation, d.test
+    balanced = None
     if balance:
+        before = np.bincount(y_train // NUM_CLASSES, minlength=len(scripts.SCRIPTS))
         x_train, y_train = balance_scripts(x_train, y_train, balance, rng=np.random.default_rng(seed))
+        after = np.bincount(y_train // NUM_CLASSES, minlength=len(scripts.SCRIPTS))
+        balanced = {"at_least": balance, "images_before": dict(zip(scripts.SCRIPTS, before.tolist())),
+                    "images_after": dict(zip(scripts.SCRIPTS, after.tolist())),
+                    "logit_shift": {name: float(np.log(b / a)) if a else 0.0
+                                    for name, b, a in zip(scripts.SCRIPTS, before, after)}}
     if restyle:
         x_train = style.restyle(x_train, restyle, rng=np.random.default_rng(seed))
     pen_info = None
@@ -479,7 +490,8 @@ def prepare_data(
         x_not, nondigit_info = nondigit_training_data(nondigits_per_kind, seed=seed, other_scripts=nondigit_scripts)
         x_train = np.concatenate([x_train, x_not])
         y_train = np.concatenate([y_train.astype(np.int64), np.full(len(x_not), NOT_A_DIGIT)])
-    return Split(d.source, x_train, y_train, x_val, y_val, x_test, y_test, pen_info, nondigit_info, script, d.sources)
+    return Split(d.source, x_train, y_train, x_val, y_val, x_test, y_test, pen_info, nondigit_info, script, d.sources,
+                 balanced)
 
 
 def balance_scripts(x: np.ndarray, y: np.ndarray, at_least: int, *, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -489,6 +501,9 @@ def balance_scripts(x: np.ndarray, y: np.ndarray, at_least: int, *, rng: np.rand
     often as they fit, then a seeded sample of them makes up the rest; scripts with as many
     already are kept as they are. Augmentation (and ``restyle``) draw anew for every repeat, so the
     copies differ. Without this the mix is MNIST's and NumtaDB's: Arabic and Kannada are 4-5% of it.
+    Repeating a script also raises its prior in the model's eyes; ``train`` takes that back after
+    training (``shift_classifier`` by ``Split.balanced``'s logit shift, log(before / after)), so
+    the model learns the small scripts' shapes from more passes but weighs the scripts as they come.
     """
     keep = [np.arange(len(y))]
     for group in np.unique(y // NUM_CLASSES):
@@ -498,6 +513,20 @@ def balance_scripts(x: np.ndarray, y: np.ndarray, at_least: int, *, rng: np.rand
             keep += [rows] * (missing // len(rows)) + [rng.choice(rows, missing % len(rows), replace=False)]
     order = np.concatenate(keep)
     return x[order], y[order]
+
+
+def shift_classifier(model: keras.Model, shift: np.ndarray) -> None:
+    """Add ``shift`` (one value per class) to the logits of ``model``, whose last layer is its ``Dense`` classifier.
+
+    Folded into the classifier's bias, so the saved model, its calibration and every reader see
+    the shifted logits alike (logit adjustment: a class's log prior moves by its shift).
+    ValueError for a model whose last layer has no bias of that size.
+    """
+    last = model.layers[-1]
+    if not isinstance(last, keras.layers.Dense) or not last.use_bias or last.bias.shape != (len(shift),):
+        raise ValueError(f"shift_classifier: model {model.name}'s last layer is not a Dense classifier with a bias "
+                         f"for {len(shift)} classes")
+    last.bias.assign(last.bias + np.asarray(shift, np.float32))
 
 
 def pen_training_data(pen_path: str | Path | None, *, copies: int, seed: int) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -640,6 +669,7 @@ def make_card(
                 name: {"source_file": p.name, "sha256": data.sha256(p)} for name, p in split.sources.items()},
             "pen_digits": split.pen,
             "non_digits": split.nondigits,
+            "balanced": split.balanced,
             "note": "validation images are split off the training set; the test set is used only for test_accuracy",
         },
         "parameters": params,

@@ -373,8 +373,21 @@ def test_the_any_script_split_balanced_keeps_validation_and_test():
     plain, balanced = (train.prepare_data(None, script="any", fraction=1.0, val_fraction=0.1, seed=42, per_class=3,
                                           balance=b) for b in (0, 45))
     assert np.bincount(balanced.y_train // 10).tolist() == [45] * 6
+    assert balanced.balanced["images_before"] == dict.fromkeys(scripts.SCRIPTS, 30) and plain.balanced is None
+    assert balanced.balanced["logit_shift"] == pytest.approx(dict.fromkeys(scripts.SCRIPTS, np.log(30 / 45)))
     np.testing.assert_array_equal(balanced.y_val, plain.y_val)
     np.testing.assert_array_equal(balanced.y_test, plain.y_test)
+
+
+def test_shift_classifier_moves_each_classs_log_probability_by_its_shift():
+    model = model_lib.build_cnn(widths=(4, 8, 8), classes=3)
+    x = np.random.default_rng(0).uniform(size=(5, 28, 28, 1)).astype(np.float32)
+    before = np.log(model.predict(x, verbose=0))
+    train.shift_classifier(model, np.array([0.0, 1.0, -2.0]))
+    moved = np.log(model.predict(x, verbose=0)) - before
+    np.testing.assert_allclose(moved - moved[:, :1], np.tile([0.0, 1.0, -2.0], (5, 1)), atol=1e-4)
+    with pytest.raises(ValueError, match="not a Dense classifier with a bias for 4 classes"):
+        train.shift_classifier(model, np.zeros(4))
 
 
 def test_train_the_any_script_model(tmp_path):
