@@ -160,7 +160,7 @@ class DrawingPad:
         self.script = scripts.check_name(script or reads or "western", any_ok=True)
         if reads is not None and reads != self.script:
             raise ValueError(f"the predictor reads {reads} digits, not {self.script}: pass script={reads!r}")
-        self.predictor = predictor if predictor is not None else self._load(self.script)
+        self.predictor = _warmed(predictor) if predictor is not None else self._load(self.script)
         self._predictors = {self.script: self.predictor}  # loaded once each, so switching back is instant
         self.size = size
         self.throttle = throttle
@@ -406,7 +406,7 @@ class DrawingPad:
     def _load(self, name: str) -> Predictor:
         """Return a ``Predictor`` of script ``name``: the one in ``models``, or the file there, or the shipped model."""
         model = self.models.get(name)
-        return (model if isinstance(model, Predictor) else Predictor(model, script=name)).warm_up()
+        return _warmed(model if isinstance(model, Predictor) else Predictor(model, script=name))
 
     # --- prediction --------------------------------------------------------------------------
 
@@ -424,6 +424,14 @@ class DrawingPad:
         self.bars.value = probability_bars_html(self.probabilities, self.recognition.script) if shows_bars else ""
         image = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32) if self.mnist_image is None else self.mnist_image
         self.preview.value = png_bytes(image, PREVIEW_SIZE)
+
+
+def _warmed(predictor):
+    """Return ``predictor``, its single-drawing call made ready now if it is a ``Predictor`` (``warm_up``), so the first stroke does not wait.
+
+    A stand-in with only ``recognise`` (as tests pass) is returned as it is.
+    """
+    return predictor.warm_up() if isinstance(predictor, Predictor) else predictor
 
 
 def recognition_html(recognition: Recognition | None, *, any_script: bool = False) -> str:

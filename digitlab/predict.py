@@ -143,8 +143,8 @@ class Predictor:
     def warm_up(self) -> Predictor:
         """Convert the model for single drawings now (about half a second, once) and run it once; return self.
 
-        The first drawing is then read at full speed: the pad calls this when it loads a model,
-        rather than making the first stroke wait.
+        The first drawing is then read at full speed: the pad calls this on every Predictor it is
+        given or loads, rather than making the first stroke wait.
         """
         self.predict_prepared(np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32))
         return self

@@ -424,6 +424,16 @@ def test_choosing_a_script_reads_the_drawing_with_its_model_in_its_glyphs(kannad
     assert pad.predictor is kannada  # loaded once
 
 
+def test_the_pad_readies_every_predictor_for_single_drawings_before_the_first_stroke(shipped_model, kannada_model):
+    given, kannada = Predictor(shipped_model), Predictor(kannada_model, script="kannada")
+    assert "_one" not in vars(given) and "_one" not in vars(kannada)
+    pad = DrawingPad(given, models={"kannada": kannada})
+    assert "_one" in vars(given), "the predictor the pad was given would convert on the first stroke"
+    pad.select_script("kannada")
+    assert "_one" in vars(kannada)
+    assert "_one" in vars(DrawingPad(script="kannada", models={"kannada": kannada_model}).predictor)
+
+
 def test_a_pad_can_start_in_another_script(kannada_model):
     pad = DrawingPad(script="kannada", models={"kannada": kannada_model})
     assert pad.script == pad.script_selector.value == pad.predictor.script == "kannada"
