@@ -753,8 +753,10 @@ def _scores_md(found_scores: dict) -> str:
         "### Not-a-digit scores\n\n"
         "Each score against the held-out pen writers' digits: the ROC AUC of telling the non-digits from them, and "
         f"the share of non-digits declined where the score's threshold declines {', '.join(shares)} of the pen "
-        "digits. `combined` joins the two as the rule does: the larger of log(distance / its threshold) and "
-        "energy - its threshold (above 0: 'not a digit').\n\n"
+        "digits. `uniformity` (minus the softmax's cross-entropy from the uniform distribution, the score of "
+        "outlier exposure) and `distance` are the rule's; `energy` is a baseline. `combined` joins the rule's two as "
+        "the rule does: the larger of log(distance / its threshold) and uniformity - its threshold (above 0: "
+        "'not a digit').\n\n"
         + markdown_table(["score", "ROC AUC", *(f"non-digits declined at {s} of pen digits" for s in shares)], rows)
     )
 

@@ -9,11 +9,14 @@ maths and the files that fix both, for ``digitlab.predict.Predictor`` to apply:
   ``ece`` measures it (15-bin expected calibration error of the top class).
 - ``ClassGaussians`` fits one Gaussian per digit with a shared covariance to the features the
   classifier reads (its penultimate layer) on the training images, and scores an image by its
-  squared Mahalanobis distance to the nearest digit (Lee et al. 2018); ``energy`` (Liu et al.
-  2020) scores the logits. An image far from every digit by either is "not a digit"; a small
-  calibrated gap between the two most probable digits (``top_two_gap``) is "unsure".
-  Compared on hand-drawn non-digits of ``nondigits``' tune part at the operating point,
-  Mahalanobis or energy declined more of them than either alone or the maximum probability.
+  squared Mahalanobis distance to the nearest digit (Lee et al. 2018); ``uniformity`` scores
+  the logits by how flat their softmax is: minus its cross-entropy from the uniform
+  distribution, the score of outlier exposure (Hendrycks et al. 2019), which trains the model
+  to answer non-digits exactly that flat. An image far from every digit by either is "not a
+  digit"; a small calibrated gap between the two most probable digits (``top_two_gap``) is
+  "unsure". ``energy`` (Liu et al. 2020) is kept as a baseline to compare with: it moves with
+  the logits' common offset, which a softmax (and so training) leaves free, and on the
+  validation data it told non-digits from digits less well (``MNIST_MAX_LOST``).
 - ``choose_decline`` picks the thresholds on real digits of the validation data, so that at
   most ``MNIST_MAX_LOST`` of MNIST's right answers and ``MAX_DECLINED`` of the pen digits are declined;
   ``calibrate`` does all of it for a model and returns the card's ``calibration`` section and
@@ -44,7 +47,7 @@ from digitlab.files import atomic_path, write_json_atomic
 __all__ = [
     "N_BINS", "MAX_DECLINED", "MNIST_MAX_LOST", "DECLINE_WEIGHTS", "TUNE_NONDIGITS", "tune_nondigits", "MIN_EXTENT", "TEMPERATURE_BOUNDS",
     "RawPredictor", "ClassGaussians", "DeclineRule", "Scores",
-    "softmax", "nll", "fit_temperature", "ece", "max_probability", "energy", "top_two_gap", "roc_auc",
+    "softmax", "nll", "fit_temperature", "ece", "max_probability", "energy", "uniformity", "top_two_gap", "roc_auc",
     "declined_at", "choose_decline", "ood_path", "ood_bytes", "save_ood", "read_ood",
     "CalibrationData", "calibration_data", "calibrate", "write_calibration",
 ]
@@ -54,15 +57,18 @@ N_BINS = 15
 #: Most real digits the decline rules may turn away, as a share (issue 11's target for pen input).
 MAX_DECLINED = 0.02
 #: Most MNIST validation digits read right that they may turn away (declining a misread one costs
-#: nothing): reading MNIST's test set right (a decline counting as wrong) must stay >= 99.5%, and a
-#: model that reads ~99.7% right can give up 0.15 points of them for declining non-digits.
-MNIST_MAX_LOST = 0.0015
+#: nothing): reading MNIST's test set right (a decline counting as wrong) must stay >= 99.5%, so a
+#: model that reads ~99.7% right has 0.15 points to give; a third of it is budgeted, as the
+#: validation split's writers are the training split's. On the shipped model's validation data
+#: (5,999 MNIST digits, 600 tune non-digits) the uniformity rule declines 98.3% of the non-digits
+#: at 0.05% and 98.5% at 0.15%, so the margin costs almost nothing (energy at T = 1: 93.2%, 97.5%).
+MNIST_MAX_LOST = 0.0005
 #: Ink whose longer side spans less than this share of the image's longer side is "too small":
 #: a tap of the pen, not a digit. The dabs of ``nondigits``' tune part (pens 10-28 px) span
 #: 0.05-0.13 of the pad's 280 px; pen digits of the validation writers drawn that small with the
 #: pad's 18 px pen are blobs (read 64% right at 0.12 of the canvas, 88% at 0.16, 96% at 0.25).
 MIN_EXTENT = 0.15
-#: Shares of the energy's quantile tried for the distance and the gap thresholds (``choose_decline``):
+#: Shares of the uniformity's quantile tried for the distance and the gap thresholds (``choose_decline``):
 #: 0 turns the distance off; the gap ("unsure") always keeps a share, so the pad can say "not sure".
 DECLINE_WEIGHTS = (0.0, 0.1, 0.3, 1.0)
 #: Non-digits of each kind drawn from ``nondigits``' tune part to choose the rule on (never the test part).
@@ -131,6 +137,18 @@ def energy(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return -temperature * (top + np.log(np.exp(z - top[..., None]).sum(axis=-1)))
 
 
+def uniformity(logits: np.ndarray) -> np.ndarray:
+    """Return the mean log-probability per image: minus the cross-entropy from the uniform distribution to the softmax.
+
+    ``log(1/10) = -2.30`` for ten classes answered equally (as outlier exposure trains the model
+    to answer non-digits), lower the surer the answer; unlike the energy it ignores the logits'
+    common offset, which the softmax leaves free. Higher means less like a digit.
+    """
+    z = np.asarray(logits, np.float64)
+    top = z.max(axis=-1)
+    return z.mean(axis=-1) - top - np.log(np.exp(z - top[..., None]).sum(axis=-1))
+
+
 def top_two_gap(probabilities: np.ndarray) -> np.ndarray:
     """Return the gap between the two largest probabilities of each row (small: torn between two digits)."""
     top2 = np.sort(np.asarray(probabilities), axis=-1)[..., -2:]
@@ -195,30 +213,30 @@ class DeclineRule:
     """When ``Predictor.recognise`` declines to name a digit in an image that has ink.
 
     In order: ink spanning less than ``min_extent`` of the image is "too small"; a Mahalanobis
-    distance above ``max_distance`` or an energy above ``max_energy`` is "not a digit"; a
+    distance above ``max_distance`` or a ``uniformity`` above ``max_uniformity`` is "not a digit"; a
     calibrated top-two gap below ``min_gap`` is "unsure" (between the two digits).
     """
 
     max_distance: float
-    max_energy: float
+    max_uniformity: float
     min_gap: float
     min_extent: float = MIN_EXTENT
 
-    def reasons(self, distance, energy, gap, extent=None) -> np.ndarray:
+    def reasons(self, distance, uniformity, gap, extent=None) -> np.ndarray:
         """Return (N,) why each image is declined ("" where it is not): "too small", "not a digit" or "unsure"."""
-        distance, energy, gap = (np.atleast_1d(np.asarray(a, np.float64)) for a in (distance, energy, gap))
+        distance, uniformity, gap = (np.atleast_1d(np.asarray(a, np.float64)) for a in (distance, uniformity, gap))
         small = np.zeros(distance.shape, bool) if extent is None else np.atleast_1d(extent) < self.min_extent
-        far = (distance > self.max_distance) | (energy > self.max_energy)
+        far = (distance > self.max_distance) | (uniformity > self.max_uniformity)
         return np.select([small, far, gap < self.min_gap], ["too small", "not a digit", "unsure"], "")
 
     def to_dict(self) -> dict:
         """Return the rule's thresholds as the card stores them."""
-        return {k: float(getattr(self, k)) for k in ("max_distance", "max_energy", "min_gap", "min_extent")}
+        return {k: float(getattr(self, k)) for k in ("max_distance", "max_uniformity", "min_gap", "min_extent")}
 
     @classmethod
     def from_dict(cls, d: dict) -> DeclineRule:
         """Return the rule stored in a card by ``to_dict``."""
-        return cls(float(d["max_distance"]), float(d["max_energy"]), float(d["min_gap"]),
+        return cls(float(d["max_distance"]), float(d["max_uniformity"]), float(d["min_gap"]),
                    float(d.get("min_extent", MIN_EXTENT)))
 
 
@@ -228,8 +246,10 @@ class Scores:
 
     distance: np.ndarray
     """(N,) squared Mahalanobis distance to the nearest digit (``ClassGaussians.score``)."""
+    uniformity: np.ndarray
+    """(N,) how flat the softmax of the raw logits is (``uniformity``)."""
     energy: np.ndarray
-    """(N,) energy of the raw logits (``energy``)."""
+    """(N,) energy of the raw logits (``energy``): not in the rule, a baseline to compare with."""
     gap: np.ndarray
     """(N,) calibrated top-two gap (``top_two_gap``)."""
     right: np.ndarray | None = None
@@ -240,11 +260,12 @@ class Scores:
            labels: np.ndarray | None = None) -> Scores:
         """Return the scores of images with these raw ``logits`` and ``features`` (and which are read right, given ``labels``)."""
         right = None if labels is None else np.asarray(logits).argmax(1) == np.asarray(labels)
-        return cls(gaussians.score(features), energy(logits), top_two_gap(softmax(logits, temperature)), right)
+        return cls(gaussians.score(features), uniformity(logits), energy(logits),
+                   top_two_gap(softmax(logits, temperature)), right)
 
     def declined(self, rule: DeclineRule) -> np.ndarray:
         """Return (N,) bool: which images ``rule`` declines (never as "too small": the extent is not known here)."""
-        return rule.reasons(self.distance, self.energy, self.gap) != ""
+        return rule.reasons(self.distance, self.uniformity, self.gap) != ""
 
     def lost(self, rule: DeclineRule) -> np.ndarray:
         """Return (N,) bool: the declines that cost something: those of right answers, or every decline without ``right``."""
@@ -271,11 +292,11 @@ def choose_decline(
     if set(validation) != set(budgets):
         raise ValueError(f"validation and budgets must name the same sets, got {sorted(validation)} "
                          f"and {sorted(budgets)}")
-    pooled = {k: np.concatenate([getattr(s, k) for s in validation.values()]) for k in ("distance", "energy", "gap")}
+    pooled = {k: np.concatenate([getattr(s, k) for s in validation.values()]) for k in ("distance", "uniformity", "gap")}
 
     def rule_at(q: float, w_distance: float, w_gap: float) -> DeclineRule:
         return DeclineRule(float(np.quantile(pooled["distance"], 1 - w_distance * q)),
-                           float(np.quantile(pooled["energy"], 1 - q)), float(np.quantile(pooled["gap"], w_gap * q)),
+                           float(np.quantile(pooled["uniformity"], 1 - q)), float(np.quantile(pooled["gap"], w_gap * q)),
                            min_extent)
 
     def largest(w_distance: float, w_gap: float) -> DeclineRule:
@@ -479,10 +500,11 @@ def calibrate(predictor: RawPredictor, sets: CalibrationData, *, temperature_on:
             **rule.to_dict(),
             "budgets": {k: budgets[k] for k in scores},
             "scores": "not a digit: squared Mahalanobis distance of the classifier's features to the nearest "
-                      "digit (Gaussians per digit, shared covariance) or energy of the logits; "
+                      "digit (Gaussians per digit, shared covariance) or uniformity of the logits' softmax (minus its "
+                      "cross-entropy from the uniform distribution); "
                       "unsure: calibrated top-two gap",
             "tuned_on_nondigits": None if tune is None else {
-                "images": int(len(tune.energy)), "declined": float(np.mean(tune.declined(rule))),
+                "images": int(len(tune.uniformity)), "declined": float(np.mean(tune.declined(rule))),
                 "what": f"hand-drawn non-digits of the tune part of digitlab.nondigits (seed {config.SEED + 1}), "
                         "never its test part"},
             "gaussians_fitted_on": f"{digits_name} training split of {files} ({len(sets.train[1])} images)",

@@ -348,7 +348,7 @@ def _calibrate_model(model: Path | None, *, script: str, data_path: Path | None,
         lost = "" if v["lost"] == v["declined"] else f", right answers lost {v['lost']:.2%}"
         print(f"  {name} validation: ECE {v['ece_before']:.2%} -> {v['ece_after']:.2%}, declined {v['declined']:.2%} "
               f"of {v['images']}{lost} (budget {decline['budgets'][name]:.2%})")
-    print(f"  not a digit: distance > {decline['max_distance']:.1f} or energy > {decline['max_energy']:.2f}; "
+    print(f"  not a digit: distance > {decline['max_distance']:.1f} or uniformity > {decline['max_uniformity']:.3f}; "
           f"unsure: top-two gap < {decline['min_gap']:.3f}; too small: ink < {decline['min_extent']:.0%} of the image")
     print(f"  wrote {card} and {calibration.ood_path(predictor.model_path)}; the model file is unchanged")
 

@@ -8,8 +8,9 @@ non-digits, all in MNIST format, and returns a ``DeclineReport``:
   after the card's temperature, the share the card's rule declines, and the share read right
   (right and not declined: a decline counts as wrong);
 - for the non-digits: the share the rule declines, overall, by kind and by reason;
-- for three not-a-digit scores (the energy of the logits, the Mahalanobis distance of the
-  features, and ``combined_score``, the two as the rule joins them): the ROC AUC of telling the
+- for four not-a-digit scores (the energy of the logits, a baseline; the uniformity of their
+  softmax and the Mahalanobis distance of the features, which the rule reads; and
+  ``combined_score``, those two as the rule joins them): the ROC AUC of telling the
   non-digits from one set of real digits (by default ``"pen"``, the held-out pen writers'), and
   the share of non-digits declined where a threshold on the score declines 1%, 2% or 5% of
   those digits (``SHARES``).
@@ -45,7 +46,7 @@ __all__ = ["SHARES", "SCORES", "REASONS", "CalibratedPredictor", "DigitSetReport
 #: Shares of real digits declined at which the non-digits declined are reported (issue 11: 1%, 2%, 5%).
 SHARES = (0.01, 0.02, 0.05)
 #: The not-a-digit scores compared, each higher for less digit-like images.
-SCORES = ("energy", "distance", "combined")
+SCORES = ("energy", "uniformity", "distance", "combined")
 #: Why the rule declines an image with ink (``DeclineRule.reasons``), in its order.
 REASONS = ("too small", "not a digit", "unsure")
 
@@ -118,20 +119,20 @@ class DeclineReport:
 
 
 def combined_score(scores: calibration.Scores, rule: calibration.DeclineRule) -> np.ndarray:
-    """Return (N,) the larger of the distance and the energy, each over its threshold in ``rule``, in logs.
+    """Return (N,) the larger of the distance and the uniformity, each over its threshold in ``rule``, in logs.
 
-    ``log(distance / max_distance)`` and ``energy - max_energy``: the energy is already a log
-    (minus the log of the logits' partition sum), so its difference from the threshold is the
-    log of a ratio too. The score is above 0 exactly where the rule says "not a digit".
+    ``log(distance / max_distance)`` and ``uniformity - max_uniformity``: the uniformity is
+    already a log (a mean log-probability), so its difference from the threshold is the log of a
+    ratio too. The score is above 0 exactly where the rule says "not a digit".
     """
     distance = np.log(np.maximum(np.asarray(scores.distance, np.float64), 1e-300) / rule.max_distance)
-    return np.maximum(distance, np.asarray(scores.energy, np.float64) - rule.max_energy)
+    return np.maximum(distance, np.asarray(scores.uniformity, np.float64) - rule.max_uniformity)
 
 
 def not_a_digit_scores(scores: calibration.Scores, rule: calibration.DeclineRule) -> dict[str, np.ndarray]:
-    """Return each of ``SCORES`` of these images: energy, distance and ``combined_score``."""
-    return {"energy": np.asarray(scores.energy), "distance": np.asarray(scores.distance),
-            "combined": combined_score(scores, rule)}
+    """Return each of ``SCORES`` of these images: energy, uniformity, distance and ``combined_score``."""
+    return {"energy": np.asarray(scores.energy), "uniformity": np.asarray(scores.uniformity),
+            "distance": np.asarray(scores.distance), "combined": combined_score(scores, rule)}
 
 
 def seen_by(predictor: Predictor, pages: Iterable) -> tuple[np.ndarray, np.ndarray]:
@@ -184,7 +185,7 @@ def decline_report(
     sets = {name: _digit_set(raw[name][0], labels, scores[name].declined(rule), temperature)
             for name, (_, labels) in digits.items()}
     other = calibration.Scores.of(*predictor.logits_and_features(nondigit_images), gaussians, temperature)
-    reasons = rule.reasons(other.distance, other.energy, other.gap, nondigit_extents)
+    reasons = rule.reasons(other.distance, other.uniformity, other.gap, nondigit_extents)
     declined = reasons != ""
     reference, theirs = not_a_digit_scores(scores[against], rule), not_a_digit_scores(other, rule)
     return DeclineReport(

@@ -161,6 +161,9 @@ class Predictor:
         if section.get("ood_sha256") not in (None, data.sha256(path)):
             raise model_lib.ModelFileError(f"{path}: not the file the card of {self.model_path.name} was calibrated "
                                            "with (run `python -m digitlab calibrate` again)")
+        if "max_uniformity" not in section:
+            raise model_lib.ModelFileError(f"the card of {self.model_path.name} holds a decline rule of an older digitlab "
+                                           "(by energy, not uniformity): run `python -m digitlab calibrate` again")
         return calibration.DeclineRule.from_dict(section), calibration.read_ood(path)
 
     def read(self, image) -> Reading:
@@ -179,8 +182,9 @@ class Predictor:
         "too small" (the ink spans less than the rule's ``min_extent`` of the image, unless it reads
         as the zero of a script whose zero is a dot, ``Script.dot_zero``), "not a
         digit" (its features lie far from every digit's, ``ClassGaussians``, or its logits'
-        energy is high) and "unsure between a and b" (the two most probable digits are close). An
-        uncalibrated model (no ``calibration`` in its card) declines only blank images.
+        softmax is nearly flat, ``calibration.uniformity``) and "unsure between a and b" (the two
+        most probable digits are close). An uncalibrated model (no ``calibration`` in its card)
+        declines only blank images.
         """
         try:
             steps = preprocess.mnist_steps(image)
@@ -200,9 +204,9 @@ class Predictor:
         script, runner_up = self._scripts_read(all_logits, first)
         reason, candidates = None, ()
         if self.rule is not None:
-            energy = calibration.energy(logits[None])
+            flat = calibration.uniformity(logits[None])
             dot = first == 0 and scripts.get(script).dot_zero  # a Persian or Arabic zero is a small dot: no size is too small
-            reason = str(self.rule.reasons(distance, energy, probs[first] - probs[second], None if dot else extent)[0]) or None
+            reason = str(self.rule.reasons(distance, flat, probs[first] - probs[second], None if dot else extent)[0]) or None
             if reason == "unsure":
                 reason, candidates = f"unsure between {first} and {second}", (first, second)
         return Recognition(None if reason else first, float(probs[first]), probs, reason, mnist_image, candidates,
@@ -303,8 +307,8 @@ def _logits_and_features(model: keras.Model):
     The features are what the last layer reads (for ``build_cnn``: the ``pool`` layer's
     output, as dropout is off at inference), computed by ``_folded_body``. For a softmax
     ``Dense`` classifier the logits are computed from its weights, exactly; otherwise they are
-    the log-probabilities, which differ by a constant per image (enough for a temperature, not
-    for an energy score).
+    the log-probabilities, which differ by a constant per image (enough for a temperature and the
+    uniformity, not for an energy score).
     """
     last = model.layers[-1]
     body = _folded_body(model)

@@ -173,7 +173,7 @@ def training_targets(y: np.ndarray, classes: int = NUM_CLASSES) -> np.ndarray:
     """Return (N, classes) float32 targets for labels ``y``: one-hot for a digit, uniform (0.1 each of 10) for ``NOT_A_DIGIT``.
 
     A uniform target is outlier exposure (Hendrycks et al., 2019): the model learns to spread its
-    belief over all ten digits for marks that are none of them, which its energy score then shows.
+    belief over all ten digits for marks that are none of them, which its uniformity score then shows.
     ``classes`` is 10, or ``scripts.ANY_CLASSES`` for the any-script model's labels.
     """
     y = np.asarray(y)

@@ -53,7 +53,7 @@ def declining_numbers() -> dict:
         return {"roc_auc": auc, "declined_at": dict(zip(("1%", "2%", "5%"), declined))}
 
     return {
-        "temperature": 0.506, "rule": {"max_distance": 1020.7, "max_energy": -2.37, "min_gap": 0.07, "min_extent": 0.15},
+        "temperature": 0.506, "rule": {"max_distance": 1020.7, "max_uniformity": -2.37, "min_gap": 0.07, "min_extent": 0.15},
         "digits": {"mnist": digits(10000, 0.9968, 0.0012, 0.0008), "pen": digits(1246, 0.995, 0.02, 0.01)},
         "nondigits": {"images": 2000, "declined": 0.93, "by_kind": {"letters": 0.9, "dots": 1.0},
                       "by_reason": {"too small": 0.1, "not a digit": 0.8, "unsure": 0.03}, "too_small_counted": True},

@@ -1,4 +1,4 @@
-"""digitlab.calibration: temperature, Mahalanobis and energy scores, the decline rule, the files beside a model."""
+"""digitlab.calibration: temperature, Mahalanobis, uniformity and energy scores, the decline rule, the files beside a model."""
 from __future__ import annotations
 
 import importlib
@@ -56,6 +56,10 @@ def test_scores_order_confident_above_uncertain():
     np.testing.assert_allclose(cal.energy(logits)[1], -np.log(10 * np.e))
     huge = np.array([[1000.0, 999.0] + [0.0] * 8])
     np.testing.assert_allclose(cal.energy(huge, 2.0), -2.0 * (500.0 + np.log1p(np.exp(-0.5))), rtol=1e-12)  # no overflow
+    np.testing.assert_allclose(cal.uniformity(logits)[1], -np.log(10))  # flat: the least digit-like it can be
+    assert cal.uniformity(logits)[0] < cal.uniformity(logits)[1]
+    np.testing.assert_allclose(cal.uniformity(logits + 7.0), cal.uniformity(logits))  # blind to a common offset
+    np.testing.assert_allclose(cal.uniformity(huge), [(1999.0 - 10 * (1000.0 + np.log1p(np.exp(-1.0)))) / 10], rtol=1e-12)
     np.testing.assert_allclose(cal.top_two_gap(np.array([[0.7, 0.2, 0.1], [0.4, 0.35, 0.25]])), [0.5, 0.05], atol=1e-7)
 
 
@@ -84,8 +88,8 @@ def test_roc_auc_and_declined_at():
 
 
 def test_decline_rule_reasons_in_order_and_round_trip():
-    rule = cal.DeclineRule(max_distance=100.0, max_energy=-5.0, min_gap=0.2, min_extent=0.15)
-    reasons = rule.reasons(distance=[10, 500, 10, 10, 500], energy=[-9, -9, 0, -9, -9], gap=[0.9, 0.9, 0.9, 0.1, 0.1],
+    rule = cal.DeclineRule(max_distance=100.0, max_uniformity=-5.0, min_gap=0.2, min_extent=0.15)
+    reasons = rule.reasons(distance=[10, 500, 10, 10, 500], uniformity=[-9, -9, 0, -9, -9], gap=[0.9, 0.9, 0.9, 0.1, 0.1],
                            extent=[0.5, 0.5, 0.5, 0.5, 0.1])
     assert reasons.tolist() == ["", "not a digit", "not a digit", "unsure", "too small"]
     assert cal.DeclineRule.from_dict(json.loads(json.dumps(rule.to_dict()))) == rule
@@ -95,7 +99,8 @@ def test_choose_decline_keeps_every_set_within_its_budget():
     rng = np.random.default_rng(0)
 
     def scores(n, shift):
-        return cal.Scores(rng.normal(50 + shift, 10, n), rng.normal(-10 + shift / 10, 1, n), rng.uniform(0, 1, n))
+        return cal.Scores(rng.normal(50 + shift, 10, n), rng.normal(-10 + shift / 10, 1, n), np.zeros(n),
+                          rng.uniform(0, 1, n))
 
     validation = {"mnist": scores(5000, 0), "pen": scores(1000, 15)}
     budgets = {"mnist": 0.002, "pen": 0.02}
@@ -112,14 +117,15 @@ def test_choose_decline_keeps_every_set_within_its_budget():
 def test_choose_decline_spends_the_budget_where_the_non_digits_are():
     rng = np.random.default_rng(1)
     n = 4000
-    digits = cal.Scores(rng.normal(50, 10, n), rng.normal(-10, 1, n), rng.uniform(0, 1, n), rng.uniform(size=n) < 0.99)
-    # non-digits stand out by energy only: their distances and gaps look like the digits'
-    others = cal.Scores(rng.normal(50, 10, 500), rng.normal(-8, 1, 500), rng.uniform(0, 1, 500))
+    digits = cal.Scores(rng.normal(50, 10, n), rng.normal(-10, 1, n), np.zeros(n), rng.uniform(0, 1, n),
+                        rng.uniform(size=n) < 0.99)
+    # non-digits stand out by uniformity only: their distances and gaps look like the digits'
+    others = cal.Scores(rng.normal(50, 10, 500), rng.normal(-8, 1, 500), np.zeros(500), rng.uniform(0, 1, 500))
     plain = cal.choose_decline({"mnist": digits}, {"mnist": 0.01})
     tuned = cal.choose_decline({"mnist": digits}, {"mnist": 0.01}, nondigits=others)
     assert np.mean(digits.lost(tuned)) <= 0.01, "still within the budget"
     assert np.mean(others.declined(tuned)) > np.mean(others.declined(plain)) + 0.05
-    assert tuned.max_energy < plain.max_energy and tuned.max_distance > plain.max_distance
+    assert tuned.max_uniformity < plain.max_uniformity and tuned.max_distance > plain.max_distance
     assert np.mean(digits.right & ~digits.lost(tuned)) == np.mean(digits.right & ~digits.declined(tuned))
     assert np.mean(digits.lost(tuned)) < np.mean(digits.declined(tuned)), "wrong answers declined cost nothing"
 

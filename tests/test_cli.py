@@ -316,7 +316,7 @@ def test_calibrate_writes_the_card_and_statistics_and_leaves_the_model_bytes(unt
     assert card == card_before
     assert {"temperature", "fitted_on", "ece_before", "ece_after", "decline"} <= set(section)
     assert section["temperature"] > 0 and "MNIST validation split of mnist.npz" in section["fitted_on"]
-    assert {"max_distance", "max_energy", "min_gap", "min_extent"} <= set(section["decline"])
+    assert {"max_distance", "max_uniformity", "min_gap", "min_extent"} <= set(section["decline"])
     assert sorted(p.name for p in untrained_model.parent.iterdir()) == ["tiny.card.json", "tiny.keras", "tiny.ood.json"]
     proc = run("predict", "--json", "--model", str(untrained_model), str(fake_npz), check_ok=False)  # not an image
     assert proc.returncode == 1 and "not an image file" in proc.stderr

@@ -8,7 +8,7 @@ import pytest
 
 from digitlab import calibration, config, declining, nondigits
 
-RULE = calibration.DeclineRule(max_distance=4.0, max_energy=-5.0, min_gap=0.1, min_extent=0.15)
+RULE = calibration.DeclineRule(max_distance=4.0, max_uniformity=-5.0, min_gap=0.1, min_extent=0.15)
 #: Each digit's mean feature: digit d at (10 d, 0); the shared precision is the identity.
 GAUSSIANS = calibration.ClassGaussians(np.stack([np.arange(10) * 10.0, np.zeros(10)], axis=1).astype(np.float32),
                                        np.eye(2, dtype=np.float32))
@@ -44,7 +44,7 @@ def images(rows) -> np.ndarray:
 
 # rows 0-3: real digits 1, 2, 3, 4 -- read right, confident, close to their means
 # row 4: a digit 5 read as 6 (confident: not declined); row 5: a digit torn between 7 and 8 (unsure)
-# rows 6-9: non-digits -- far from every mean; high energy; a confident, digit-like one; a torn one
+# rows 6-9: non-digits -- far from every mean; flat logits; a confident, digit-like one; a torn one
 LOGITS = [logits_for(d, 20.0) for d in (1, 2, 3, 4)] + [
     logits_for(6, 20.0), logits_for(7, 10.0, 9.9),
     logits_for(0, 20.0), logits_for(3, 1.0), logits_for(5, 20.0), logits_for(2, 10.0, 9.95)]
@@ -78,7 +78,7 @@ def test_each_set_of_real_digits_is_read_calibrated_and_declined(stand_in):
 
 
 def test_non_digits_are_declined_by_the_stored_rule_by_kind_and_reason(stand_in):
-    r = report(stand_in)  # row 6 far (distance 25), row 7 high energy, row 8 digit-like, row 9 torn
+    r = report(stand_in)  # row 6 far (distance 25), row 7 flat, row 8 digit-like, row 9 torn
     assert (r.nondigits, r.nondigits_declined, r.too_small_counted) == (4, 0.75, False)
     assert r.by_kind == {"dots": 1.0, "letters": 0.5}
     assert r.by_reason == {"too small": 0.0, "not a digit": 0.5, "unsure": 0.25}
@@ -92,12 +92,13 @@ def test_too_small_counts_only_when_the_extents_are_given(stand_in):
 
 def test_the_combined_score_is_above_zero_exactly_where_the_rule_says_not_a_digit():
     rng = np.random.default_rng(0)
-    scores = calibration.Scores(rng.uniform(0, 10, 500), rng.uniform(-10, 0, 500), rng.uniform(0, 1, 500))
+    scores = calibration.Scores(rng.uniform(0, 10, 500), rng.uniform(-10, 0, 500), rng.uniform(-10, 0, 500),
+                                rng.uniform(0, 1, 500))
     combined = declining.combined_score(scores, RULE)
-    far = (scores.distance > RULE.max_distance) | (scores.energy > RULE.max_energy)
+    far = (scores.distance > RULE.max_distance) | (scores.uniformity > RULE.max_uniformity)
     np.testing.assert_array_equal(combined > 0, far)
-    assert declining.combined_score(calibration.Scores(np.array([8.0]), np.array([-6.0]), np.array([1.0])), RULE) \
-        == pytest.approx(np.log(2))  # twice the distance allowed, energy 1 below its threshold
+    one = calibration.Scores(np.array([8.0]), np.array([-6.0]), np.array([0.0]), np.array([1.0]))
+    assert declining.combined_score(one, RULE) == pytest.approx(np.log(2))  # twice the distance, uniformity 1 below
 
 
 def test_scores_are_compared_with_the_named_set_of_real_digits(stand_in):

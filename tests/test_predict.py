@@ -1,6 +1,8 @@
 """digitlab.predict: the Predictor on the shipped model."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -158,7 +160,7 @@ def test_recognise_declines_pure_noise(predictor):
     noise = np.random.default_rng(1).uniform(size=(4, 28, 28)).astype(np.float32)
     logits, features = predictor.logits_and_features(noise)
     scores = calibration.Scores.of(logits, features, predictor.gaussians, predictor.temperature)
-    assert "" not in set(predictor.rule.reasons(scores.distance, scores.energy, scores.gap))
+    assert "" not in set(predictor.rule.reasons(scores.distance, scores.uniformity, scores.gap))
 
 
 def test_recognise_is_unsure_between_two_digits_where_a_4_turns_into_a_9(predictor, mnist):
@@ -189,6 +191,19 @@ def test_a_stale_ood_file_is_refused(tmp_path, shipped_model):
     calibration.save_ood(calibration.ood_path(copy), calibration.ClassGaussians(np.zeros((10, 2)), np.eye(2)))
     with pytest.raises(model_lib.ModelFileError, match="calibrate"):
         predict.Predictor(copy)
+
+
+def test_a_decline_rule_of_an_older_digitlab_is_refused(tmp_path, shipped_model):
+    import shutil
+
+    for src in (shipped_model, calibration.ood_path(shipped_model)):
+        shutil.copy(src, tmp_path / src.name)
+    card = model_lib.read_card(shipped_model)
+    decline = card["calibration"]["decline"]
+    decline["max_energy"] = decline.pop("max_uniformity")  # as cards stored it before the uniformity score
+    (tmp_path / model_lib.card_path(shipped_model).name).write_text(json.dumps(card))
+    with pytest.raises(model_lib.ModelFileError, match="older digitlab .* run `python -m digitlab calibrate` again"):
+        predict.Predictor(tmp_path / shipped_model.name)
 
 
 def test_recognise_costs_little_more_than_predict(predictor, mnist):
