@@ -7,6 +7,7 @@ For each of Kannada, Persian, Arabic, Bengali and Tibetan, in one process: the s
 of the script (``config.script_model``; a missing one is "not measured", and its targets fail):
 its test accuracy and ECE on the script's held-out test split, its size, how its card says it
 was trained, and its accuracy on test digits redrawn as the pad draws (``style.as_pad_drawing``);
+and the share of hand-drawn non-digits (``nondigits``' test part) its pad declines;
 then ``transfer.efficiency_curve``: a model fine-tuned from the MNIST model against one trained
 from scratch on the same few images per digit; then how the shipped Western model reads the
 script's digits, and how many it declines. The any-script model's rows wait for that model
@@ -47,7 +48,7 @@ def _load_run_module():
 
 bench = _load_run_module()  # loads TensorFlow quietly, before digitlab.predict
 
-from digitlab import calibration, config, data, predict, scripts, style, transfer  # noqa: E402
+from digitlab import calibration, config, data, nondigits, predict, scripts, style, transfer  # noqa: E402
 from digitlab.files import atomic_path, check_model_path, read_json, write_json_atomic  # noqa: E402
 
 __all__ = [
@@ -77,18 +78,20 @@ class Plan:
 
     ``sizes`` are the training images per digit of the data-efficiency curves; ``target_size``
     (always among them) is the one that carries the target. ``pad_drawings`` test images of each
-    script are redrawn as the pad draws.
+    script are redrawn as the pad draws; ``nondigits`` hand-drawn non-digits of each kind are shown
+    to each script's model.
     """
 
     pad_drawings: int
     sizes: tuple[int, ...]
     target_size: int
     epochs: int
+    nondigits: int
 
 
 #: The full run also trains 10 and 30 images per digit (reported, no target): where fine-tuning gains most.
-FULL = Plan(pad_drawings=1000, sizes=(10, 30, 100), target_size=100, epochs=15)
-QUICK = Plan(pad_drawings=30, sizes=(10,), target_size=10, epochs=1)
+FULL = Plan(pad_drawings=1000, sizes=(10, 30, 100), target_size=100, epochs=15, nondigits=200)
+QUICK = Plan(pad_drawings=30, sizes=(10,), target_size=10, epochs=1, nondigits=3)
 
 
 # --- measurements -----------------------------------------------------------------------------
@@ -126,15 +129,17 @@ def _pad_drawings(x: np.ndarray, name: str, *, chunk: int = 50) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros((0, *x.shape[1:]), np.float32)
 
 
-def script_model_numbers(name: str, path: Path, test: tuple[np.ndarray, np.ndarray], pad_drawings: int) -> dict:
+def script_model_numbers(name: str, path: Path, test: tuple[np.ndarray, np.ndarray], pad_drawings: int,
+                         marks: nondigits.NonDigitSet) -> dict:
     """Return a script's shipped model's numbers, or ``found: False`` when ``path`` does not exist (not measured).
 
     Test accuracy and ECE (``ECE_BINS`` bins, top class) of ``Predictor(path, script=name).predict_batch``
     (the card's calibrated probabilities) on the script's test split; size on disk; what its card
     says: the model it was fine-tuned from (``init_model``; None: from scratch), its validation
     accuracy (its calibration's, on the model's own validation split; None without one) and test
-    accuracy; and its accuracy on ``pad_drawings`` test images (``pad_sample``) redrawn by
-    ``style.as_pad_drawing``.
+    accuracy; its accuracy on ``pad_drawings`` test images (``pad_sample``) redrawn by
+    ``style.as_pad_drawing``; and the share of ``marks`` (hand-drawn non-digits) that
+    ``recognise`` declines, as the script's pad would (None for a model without a decline rule).
     """
     shown = os.path.relpath(path, config.REPO_ROOT)
     if not path.exists():
@@ -146,6 +151,8 @@ def script_model_numbers(name: str, path: Path, test: tuple[np.ndarray, np.ndarr
     chosen = pad_sample(x, pad_drawings)
     bench.log(f"{name}: {shown}, {len(y):,} test images; {len(chosen):,} of them redrawn as on the pad")
     pad_probs = predictor.predict_batch(_pad_drawings(x[chosen], name))
+    declined = None if predictor.rule is None else float(np.mean([predictor.recognise(m.ink()).digit is None
+                                                                    for m in marks]))
     card = predictor.card
     checked = card.get("calibration", {}).get("validation", {})
     validation = checked.get(name) or checked.get("mnist") or {}  # "mnist": cards calibrated before scripts were named
@@ -155,6 +162,7 @@ def script_model_numbers(name: str, path: Path, test: tuple[np.ndarray, np.ndarr
         "init_model": (card.get("init_model") or {}).get("source_file"), "val_accuracy": validation.get("accuracy"),
         "card_test_accuracy": card.get("test_accuracy"), "pad_images": len(chosen),
         "pad_accuracy": float(np.mean(pad_probs.argmax(axis=1) == y[chosen])) if len(chosen) else None,
+        "nondigits": len(marks), "nondigits_declined": declined,
     }
 
 
@@ -309,9 +317,10 @@ def run(args: argparse.Namespace) -> dict:
     splits = script_test_sets(args.scripts, args.scripts_data)
     bench.log(f"other scripts: {', '.join(args.scripts)}; {bench.keywords(asdict(plan))}")
     western = predict.Predictor(init)
+    marks = nondigits.build_nondigit_set(plan.nondigits, seed=config.SEED, part="test")
     with transfer._one_model_after_another():  # one Predictor after another is meant, not a retracing slip
         models = {name: script_model_numbers(name, args.models_dir / config.script_model(name).name,
-                                             splits[name].test, plan.pad_drawings) for name in args.scripts}
+                                             splits[name].test, plan.pad_drawings, marks) for name in args.scripts}
     bench.log(f"the Western model {init.name} on the other scripts' test digits")
     reads = {name: western_numbers(western, *splits[name].test) for name in args.scripts}
     efficiency = {name: efficiency_numbers(name, splits[name].source, plan, init) for name in args.scripts}

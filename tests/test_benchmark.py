@@ -551,7 +551,8 @@ def script_model(size_mb: float = 3.6, accuracy: float = 0.995) -> dict:
     """A script's shipped model as ``script_model_numbers`` reports it, fine-tuned from the MNIST model."""
     return {"path": "models/x_cnn.keras", "found": True, "size_mb": size_mb, "test_images": 2000,
             "test_accuracy": accuracy, "ece": 0.004, "init_model": "digitlab_cnn.keras", "val_accuracy": 0.992,
-            "card_test_accuracy": accuracy, "pad_images": 1000, "pad_accuracy": 0.97}
+            "card_test_accuracy": accuracy, "pad_images": 1000, "pad_accuracy": 0.97, "nondigits": 1800,
+            "nondigits_declined": 0.6}
 
 
 def curve(gain: float, per_class: int = 100) -> dict:
@@ -570,7 +571,8 @@ def scripts_results(osb) -> dict:
         "command": "python benchmarks/other_scripts.py", "quick": False, "date": "2026-11-27T00:00:00+00:00",
         "git": "def5678", "machine": {"cpu": "Test CPU 9000", "cores": 2, "memory_gb": 24.0, "load_at_start": 1.0,
                                      "versions": {"python": "3.11"}},
-        "plan": {"pad_drawings": 1000, "sizes": [100], "target_size": 100, "epochs": 15}, "total_wall_s": 1200.0,
+        "plan": {"pad_drawings": 1000, "sizes": [100], "target_size": 100, "epochs": 15, "nondigits": 200},
+        "total_wall_s": 1200.0,
         "data": {n: {"file": f"{n}.npz", "sha256": "c" * 64, "train_images": 8000, "test_images": 2000} for n in names},
         "models": {n: script_model(accuracy=osb.GOALS[n] / 100) for n in names},
         "efficiency": {n: curve(0.1) for n in names},
@@ -611,7 +613,9 @@ def test_each_missed_scripts_goal_fails_its_target_only(osb, scripts_results, ch
 
 
 def test_a_missing_script_model_is_not_measured_and_fails(osb, bench, scripts_results, tmp_path):
-    missing = osb.script_model_numbers("tibetan", tmp_path / "tibetan_cnn.keras", (np.zeros((2, 28, 28)), np.zeros(2)), 5)
+    marks = nondigits.build_nondigit_set(1, seed=0, part="test")
+    missing = osb.script_model_numbers("tibetan", tmp_path / "tibetan_cnn.keras", (np.zeros((2, 28, 28)), np.zeros(2)), 5,
+                                       marks)
     assert missing["found"] is False and missing["path"].endswith("tibetan_cnn.keras")
     scripts_results["models"]["tibetan"] = missing
     targets = scripts_targets(osb, scripts_results)
@@ -659,7 +663,7 @@ def test_scripts_markdown_section(osb, bench, scripts_results):
         assert heading in md
     assert "| Persian model test accuracy | >= 99% | 99.00% | PASS |" in md
     assert ("| Persian | `models/x_cnn.keras` | 3.60 MB | `digitlab_cnn.keras` | 99.20% | 2,000 | 99.00% | 0.40% "
-            "| 97.00% |") in md
+            "| 97.00% | 60.0% |") in md and "non-digits declined" in md
     assert "| Kannada | `models/x_cnn.keras` | 3.60 MB | from scratch |" in md
     assert "| Tibetan | 100 | 100.00% | 90.00% | +10.0 |" in md
     assert "| Bengali | 1000 | - | - | not trained: the training part has only 700 images of digit 3 |" in md
@@ -715,6 +719,18 @@ def test_pad_sample_is_seeded_and_in_order(osb):
     assert osb.pad_sample(np.zeros((3, 28, 28)), 10).tolist() == [0, 1, 2]
 
 
+@pytest.mark.slow
+def test_script_model_numbers_count_the_non_digits_its_pad_declines(osb):
+    x, y = osb.script_test_sets(["kannada"])["kannada"].test
+    marks = nondigits.build_nondigit_set(2, seed=config.SEED, part="test")
+    path = config.script_model("kannada")
+    out = osb.script_model_numbers("kannada", path, (x[:50], y[:50]), 0, marks)
+    predictor = predict.Predictor(path, script="kannada")
+    declined = [predictor.recognise(m.ink()).digit is None for m in marks]
+    assert out["nondigits"] == len(marks) and out["nondigits_declined"] == pytest.approx(np.mean(declined))
+    assert 0 < out["nondigits_declined"] < 1
+
+
 class Uncalibrated:
     """A stand-in Western predictor without a decline rule that answers digit 1 for everything."""
 
@@ -755,7 +771,7 @@ def test_scripts_missing_western_model_or_data_is_one_error_line_and_writes_noth
 @pytest.mark.slow
 def test_scripts_quick_run_end_to_end(osb, monkeypatch, tmp_path, capsys):
     """A tiny quick run on Arabic: a stand-in Arabic model, 2 images per digit for 1 epoch, 3 pad drawings."""
-    monkeypatch.setattr(osb, "QUICK", osb.Plan(pad_drawings=3, sizes=(2,), target_size=2, epochs=1))
+    monkeypatch.setattr(osb, "QUICK", osb.Plan(pad_drawings=3, sizes=(2,), target_size=2, epochs=1, nondigits=1))
     models = tmp_path / "models"
     card = {"script": "arabic", "init_model": {"source_file": "digitlab_cnn.keras", "sha256": "0" * 64},
             "calibration": {"temperature": 1.0, "validation": {"arabic": {"images": 10, "accuracy": 0.97}}}}
@@ -766,6 +782,7 @@ def test_scripts_quick_run_end_to_end(osb, monkeypatch, tmp_path, capsys):
     assert s["quick"] and list(s["models"]) == list(s["efficiency"]) == list(s["western"]) == ["arabic"]
     model = s["models"]["arabic"]
     assert model["found"] and model["pad_images"] == 3
+    assert model["nondigits"] == len(nondigits.KINDS) and model["nondigits_declined"] is None  # no decline rule
     assert model["init_model"] == "digitlab_cnn.keras" and model["val_accuracy"] == 0.97
     assert 0 <= model["test_accuracy"] <= 1 and model["test_images"] == s["data"]["arabic"]["test_images"] > 0
     assert [p["per_class"] for p in s["efficiency"]["arabic"]["points"]] == [2]
