@@ -318,9 +318,8 @@ def run(args: argparse.Namespace) -> dict:
     bench.log(f"other scripts: {', '.join(args.scripts)}; {bench.keywords(asdict(plan))}")
     western = predict.Predictor(init)
     marks = nondigits.build_nondigit_set(plan.nondigits, seed=config.SEED, part="test")
-    with transfer._one_model_after_another():  # one Predictor after another is meant, not a retracing slip
-        models = {name: script_model_numbers(name, args.models_dir / config.script_model(name).name,
-                                             splits[name].test, plan.pad_drawings, marks) for name in args.scripts}
+    models = {name: script_model_numbers(name, args.models_dir / config.script_model(name).name,
+                                         splits[name].test, plan.pad_drawings, marks) for name in args.scripts}
     bench.log(f"the Western model {init.name} on the other scripts' test digits")
     reads = {name: western_numbers(western, *splits[name].test) for name in args.scripts}
     efficiency = {name: efficiency_numbers(name, splits[name].source, plan, init) for name in args.scripts}
