@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # TensorFlow is loaded by predict, and only a type is wanted 
     from digitlab.predict import Predictor
 
 __all__ = ["SHARES", "SCORES", "REASONS", "CalibratedPredictor", "DigitSetReport", "ScoreReport", "DeclineReport",
-           "combined_score", "not_a_digit_scores", "seen_by", "decline_report"]
+           "combined_score", "not_a_digit_scores", "score_values", "seen_by", "decline_report"]
 
 #: Shares of real digits declined at which the non-digits declined are reported (issue 11: 1%, 2%, 5%).
 SHARES = (0.01, 0.02, 0.05)
@@ -135,6 +135,18 @@ def not_a_digit_scores(scores: calibration.Scores, rule: calibration.DeclineRule
             "distance": np.asarray(scores.distance), "combined": combined_score(scores, rule)}
 
 
+def score_values(predictor: CalibratedPredictor, images: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+    """Return each named set's ``SCORES``, image by image, under the predictor's stored calibration: ``{set: {score: (N,)}}``.
+
+    The values behind ``decline_report``'s ROC AUCs, for seeing how each score spreads real
+    digits and non-digits (``plots.plot_score_spread``). ValueError without a decline rule.
+    """
+    rule, gaussians = _rule_and_gaussians(predictor)
+    return {name: not_a_digit_scores(calibration.Scores.of(*predictor.logits_and_features(x), gaussians,
+                                                           predictor.temperature), rule)
+            for name, x in images.items()}
+
+
 def seen_by(predictor: Predictor, pages: Iterable) -> tuple[np.ndarray, np.ndarray]:
     """Return what ``predictor.recognise`` sees of each raw page: (N, 28, 28) MNIST-format images, (N,) ink extents.
 
@@ -170,10 +182,7 @@ def decline_report(
     scores are compared against ``digits[against]``. ValueError if the predictor has no decline
     rule (its card has no calibration) or the inputs do not fit together.
     """
-    rule, gaussians, temperature = predictor.rule, predictor.gaussians, predictor.temperature
-    if rule is None or gaussians is None:
-        raise ValueError("the predictor has no decline rule: its model card has no calibration "
-                         "(run `python -m digitlab calibrate`)")
+    (rule, gaussians), temperature = _rule_and_gaussians(predictor), predictor.temperature
     kinds = np.asarray(nondigit_kinds).astype(str)
     if against not in digits:
         raise ValueError(f"the scores are compared against real digits named {against!r}; got {sorted(digits)}")
@@ -198,6 +207,14 @@ def decline_report(
                                   {s: calibration.declined_at(reference[name], theirs[name], s) for s in SHARES})
                 for name in SCORES},
     )
+
+
+def _rule_and_gaussians(predictor: CalibratedPredictor) -> tuple[calibration.DeclineRule, calibration.ClassGaussians]:
+    """Return the predictor's decline rule and Gaussians; ValueError if its card has no calibration."""
+    if predictor.rule is None or predictor.gaussians is None:
+        raise ValueError("the predictor has no decline rule: its model card has no calibration "
+                         "(run `python -m digitlab calibrate`)")
+    return predictor.rule, predictor.gaussians
 
 
 def _digit_set(logits: np.ndarray, labels: np.ndarray, declined: np.ndarray, temperature: float) -> DigitSetReport:

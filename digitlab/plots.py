@@ -55,6 +55,7 @@ __all__ = [
     "plot_pixel_histogram",
     "plot_reliability",
     "plot_samples",
+    "plot_score_spread",
     "style",
 ]
 
@@ -704,6 +705,30 @@ def plot_declined(by_kind: Mapping[str, float], *, digits: Mapping[str, float] |
     ax.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax.set(xlabel="share declined", title=title)
     return ax
+
+
+def plot_score_spread(scores: Mapping[str, Mapping[str, np.ndarray]], *, names: Sequence[str] = ("energy", "uniformity"),
+                      thresholds: Mapping[str, float] | None = None, bins: int = 60) -> Figure:
+    """Return one panel per score of ``names``: each set's values as a histogram outline (share of the set, log scale).
+
+    ``scores`` is ``declining.score_values``'s ``{set: {score: values}}``; ``thresholds`` maps a
+    score to the rule's threshold, drawn as a dashed line. A score that tells non-digits from
+    digits shows their humps apart; where they overlap, any threshold declines real digits too.
+    """
+    fig, axes = plt.subplots(1, len(names), figsize=_fit(4.3 * len(names), 3.3), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        values = {label: np.asarray(v[name], np.float64) for label, v in scores.items()}
+        edges = np.histogram_bin_edges(np.concatenate(list(values.values())), bins=bins)
+        for label, v in values.items():
+            ax.stairs(np.histogram(v, edges)[0] / max(len(v), 1), edges, label=f"{label} ({len(v):,})", linewidth=1.5)
+        if thresholds and name in thresholds:
+            ax.axvline(thresholds[name], color="black", linestyle="--", linewidth=1, label="the rule's threshold")
+        ax.set_yscale("log")
+        ax.set(title=name, xlabel=f"{name} (higher: less like a digit)", ylabel="share of the set")
+    handles = {h.get_label(): h for ax in axes[0] for h in ax.get_legend_handles_labels()[0]}
+    fig.legend(handles.values(), handles.keys(), fontsize=8, loc="lower center", ncol=len(handles), frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
 
 
 # --- other scripts -------------------------------------------------------------------------------

@@ -125,6 +125,16 @@ def test_to_dict_is_json_ready(stand_in):
     assert d["scores"]["against"] == "pen" and list(d["scores"]["energy"]["declined_at"]) == ["1%", "2%", "5%"]
 
 
+def test_score_values_are_those_behind_the_report(stand_in):
+    values = declining.score_values(stand_in, {"digits": images(range(6)), "others": images(range(6, 10))})
+    r = report(stand_in)
+    for name in declining.SCORES:
+        assert r.scores[name].roc_auc == pytest.approx(calibration.roc_auc(values["digits"][name], values["others"][name]))
+    assert values["others"]["combined"][1] > 0 > values["digits"]["combined"][0]  # row 7 flat, row 0 a clear digit
+    with pytest.raises(ValueError, match="calibrate"):
+        declining.score_values(StandIn(LOGITS, FEATURES, rule=None), {"digits": images(range(6))})
+
+
 def test_what_cannot_be_measured_is_refused(stand_in):
     with pytest.raises(ValueError, match="calibrate"):
         report(StandIn(LOGITS, FEATURES, rule=None))

@@ -547,6 +547,21 @@ def test_plot_declined_labels_each_kind_and_real_digit_set():
     assert {t.get_text() for t in ax.texts} == {"90.0%", "100.0%", "1.0%"}
 
 
+def test_plot_score_spread_draws_each_set_per_score_and_the_threshold():
+    rng = np.random.default_rng(0)
+    scores = {"digits": {"energy": rng.normal(-9, 1, 500), "uniformity": rng.normal(-15, 2, 500)},
+              "non-digits": {"energy": rng.normal(-2.3, 0.2, 100), "uniformity": rng.normal(-2.4, 0.1, 100)}}
+    fig = plots.plot_score_spread(scores, thresholds={"uniformity": -2.8})
+    energy, uniformity = fig.axes
+    assert (energy.get_title(), uniformity.get_title()) == ("energy", "uniformity")
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "digits (500)", "non-digits (100)", "the rule's threshold"]
+    assert [line.get_xdata()[0] for line in uniformity.get_lines()] == [-2.8] and not energy.get_lines()
+    for ax in fig.axes:  # each set's outline sums to the whole set
+        assert [round(float(p.get_data().values.sum()), 6) for p in ax.patches] == [1.0, 1.0]
+    plt.close(fig)
+
+
 def test_plot_cross_script_mistakes_titles_each_digit_with_what_it_was_read_as():
     from digitlab.transfer import CrossScriptMistake
 
