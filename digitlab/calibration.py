@@ -142,11 +142,11 @@ def uniformity(logits: np.ndarray) -> np.ndarray:
 
     ``log(1/10) = -2.30`` for ten classes answered equally (as outlier exposure trains the model
     to answer non-digits), lower the surer the answer; unlike the energy it ignores the logits'
-    common offset, which the softmax leaves free. Higher means less like a digit.
+    common offset, which the softmax leaves free. Higher means less like a digit. It is the mean
+    logit plus the ``energy`` (at T = 1, minus the log-sum-exp), so both share one log-sum-exp.
     """
     z = np.asarray(logits, np.float64)
-    top = z.max(axis=-1)
-    return z.mean(axis=-1) - top - np.log(np.exp(z - top[..., None]).sum(axis=-1))
+    return z.mean(axis=-1) + energy(z)
 
 
 def top_two_gap(probabilities: np.ndarray) -> np.ndarray:
