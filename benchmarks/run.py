@@ -804,13 +804,13 @@ def _script_models_md(models: dict, plan: dict) -> str:
         start = f"`{m['init_model']}`" if m["init_model"] else "from scratch"
         rows.append((display, f"`{m['path']}`", f"{m['size_mb']:.2f} MB", start, _percent(m["val_accuracy"]),
                      f"{m['test_images']:,}", _percent(m["test_accuracy"]), _percent(m["ece"]),
-                     _percent(m["pad_accuracy"]), _percent(m.get("nondigits_declined"), "{:.1%}")))
+                     _percent(m["pad_accuracy"]), _percent(m["nondigits_declined"], "{:.1%}")))
     return ("### Each script's shipped model\n\nTest accuracy and ECE (15 bins, top class, the card's calibrated "
             "probabilities) on the script's held-out test split, through `Predictor(script=...).predict_batch`; "
             "validation accuracy as its card's calibration measured it; \"pad-like\": a seeded sample of "
             f"{plan['pad_drawings']:,} test images of each script redrawn as the pad draws (`style.as_pad_drawing`); "
             "\"non-digits declined\": the hand-drawn non-digits of `nondigits`' test part "
-            f"({plan.get('nondigits', '?')} of each kind, seed {config.SEED}) that `recognise` declines, as the "
+            f"({plan['nondigits']} of each kind, seed {config.SEED}) that `recognise` declines, as the "
             "script's pad would (reported, no target).\n\n"
             + markdown_table(["script", "model", "size", "fine-tuned from", "validation (card)", "test images",
                               "test accuracy", "ECE", "pad-like", "non-digits declined"], rows))
