@@ -424,11 +424,7 @@ def calibration_data(
     script = scripts.card_script(card)
     split = scripts.model_data(script, data_path, fraction=params.get("fraction", 1.0),
                                per_class=params.get("per_class"), val_fraction=params["val_fraction"], seed=params["seed"])
-    for name, source in (split.sources or {script: split.source}).items():
-        wanted = (trained_on.get("sources") or {}).get(name, trained_on)
-        if data.sha256(source) != wanted["sha256"]:
-            raise ValueError(f"{source} is not the file the model was trained on ({wanted.get('source_file')}, "
-                             f"SHA-256 {wanted['sha256'][:12]}...): pass that file with --data")
+    scripts.check_trained_on(card, split.source, split.sources)
     source = split.source
     if script == scripts.ANY:  # calibrated on the ten values, as Predictor reads them
         split = scripts.ModelData(split.source, *((x, y % NUM_CLASSES) for x, y in (split.train, split.validation,

@@ -22,7 +22,8 @@ import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
 
 __all__ = [
-    "ModelFileError", "FusedBatchNormalization", "build_cnn", "build_reference_cnn", "predict_proba", "card_path", "history_path",
+    "ModelFileError", "FusedBatchNormalization", "build_cnn", "build_reference_cnn", "predict_proba", "precise_batch_norm",
+    "card_path", "history_path",
     "save_model", "load_model", "read_card", "read_history",
 ]
 
@@ -107,6 +108,38 @@ def build_reference_cnn() -> keras.Model:
 def predict_proba(model: keras.Model, x: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
     """Return (N, 10) probabilities for model-ready images (N, 28, 28, 1), in batches, without logs."""
     return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+
+
+def precise_batch_norm(model: keras.Model, x: np.ndarray, *, batch_size: int = 1024) -> int:
+    """Return how many batch-norm layers of ``model`` had their moving statistics recomputed over images ``x``.
+
+    Training leaves each layer's moving mean and variance as an average with momentum 0.9, so
+    mostly of the last few augmented batches. Here they become the mean over every batch of
+    ``x`` (model-ready (N, 28, 28, 1) images, un-augmented), weighted by batch size, each batch
+    normalised with its own statistics as in training, dropout off ("precise BN", Wu & Johnson,
+    2021). Only the statistics change; weights, dropout rates and momenta are restored.
+    """
+    norms = [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)]
+    drops = [layer for layer in model.layers if isinstance(layer, (layers.Dropout, layers.SpatialDropout2D))]
+    if not norms:
+        return 0
+    momenta, rates = [layer.momentum for layer in norms], [layer.rate for layer in drops]
+    try:
+        for layer in drops:
+            layer.rate = 0.0
+        seen = 0
+        for start in range(0, len(x), batch_size):
+            batch = tf.convert_to_tensor(x[start:start + batch_size], tf.float32)
+            seen += len(batch)
+            for layer in norms:  # the running value becomes the size-weighted mean of the batches so far
+                layer.momentum = 1.0 - len(batch) / seen
+            model(batch, training=True)
+    finally:
+        for layer, momentum in zip(norms, momenta):
+            layer.momentum = momentum
+        for layer, rate in zip(drops, rates):
+            layer.rate = rate
+    return len(norms)
 
 
 def card_path(model_path: str | os.PathLike) -> Path:

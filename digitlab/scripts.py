@@ -38,7 +38,8 @@ from digitlab.files import ModelFileError, atomic_path, check_model_path
 __all__ = [
     "RAW_URL", "TEST_FRACTION", "RawFile", "Script", "REGISTRY", "SCRIPTS", "get", "load_digits", "find_digits",
     "given_digits_source", "default_digits_path", "read_digits", "split_test", "download_digits", "convert",
-    "git_blob_sha1", "ANY", "check_name", "ModelData", "model_data", "take_per_class", "card_script", "find_model",
+    "git_blob_sha1", "ANY", "check_name", "ModelData", "model_data", "take_per_class", "card_script", "check_trained_on",
+    "find_model",
     "written", "short_name", "local_digits", "ANY_CLASSES", "classes_of", "any_labels", "value_logits", "reading_scores",
     "read_any",
 ]
@@ -500,6 +501,19 @@ def take_per_class(x: np.ndarray, y: np.ndarray, n: int, *, seed: int = config.S
 def card_script(card: dict) -> str:
     """Return the script a model card says its model reads: ``western`` for cards written before scripts were recorded."""
     return check_name(card.get("script", "western"), any_ok=True)
+
+
+def check_trained_on(card: dict, source: Path, sources: dict[str, Path] | None = None) -> None:
+    """Raise ValueError unless ``source`` (and, for the any-script model, each of ``sources``) is the file the card names.
+
+    Compared by SHA-256: another file would put training images into the validation split.
+    """
+    trained_on = card.get("training_data", {})
+    for name, path in (sources or {card_script(card): source}).items():
+        wanted = (trained_on.get("sources") or {}).get(name, trained_on)
+        if data.sha256(path) != wanted["sha256"]:
+            raise ValueError(f"{path} is not the file the model was trained on ({wanted.get('source_file')}, "
+                             f"SHA-256 {wanted['sha256'][:12]}...): pass that file with --data")
 
 
 def find_model(script: str, model_path: str | os.PathLike | None = None) -> Path:

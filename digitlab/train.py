@@ -32,8 +32,8 @@ from digitlab.files import check_model_path, read_json, write_json_atomic  # noq
 
 __all__ = [
     "RECIPES", "Augmentation", "TrainResult", "Split", "augment_batch", "random_affine", "change_pen", "make_dataset", "cosine_schedule", "step_schedule", "SCHEDULES",
-    "compile_for", "build_for", "prepare_data", "pen_training_data", "balance_scripts", "shift_classifier", "NOT_A_DIGIT", "training_targets", "nondigit_training_data", "make_callbacks", "fit", "save_outputs", "train", "model_or_stand_in",
-    "checkpoint_dir", "make_card", "LEARNING_RATE", "FINE_TUNE_LEARNING_RATE", "load_init",
+    "compile_for", "build_for", "prepare_data", "pen_training_data", "balance_scripts", "shift_classifier", "precise_statistics", "precise_saved_model", "NOT_A_DIGIT", "training_targets", "nondigit_training_data", "make_callbacks", "fit", "save_outputs", "train", "model_or_stand_in",
+    "checkpoint_dir", "make_card", "test_scores", "LEARNING_RATE", "FINE_TUNE_LEARNING_RATE", "load_init",
 ]
 
 #: The training recipes: digitlab's, and Keras's "Simple MNIST convnet" as published.
@@ -284,6 +284,7 @@ def train(
     nondigit_scripts: tuple[str, ...] = (),
     restyle: float = 0.0,
     balance: int = 0,
+    precise_bn: bool = True,
     on_epoch_end: Callable[[dict], None] | None = None,
     verbose: int = 1,
 ) -> TrainResult:
@@ -309,7 +310,9 @@ def train(
     random pen width (``style.restyle``, seeded), so the model learns shapes rather than the
     dataset's style; validation and test images stay as they are. ``balance`` > 0, for the
     any-script model, repeats the training images of each script that has fewer until it has that
-    many (``balance_scripts``), so the small sets are not drowned by MNIST's.
+    many (``balance_scripts``), so the small sets are not drowned by MNIST's. ``precise_bn`` ends the
+    training by recomputing the batch norms' statistics over the un-augmented training images
+    (``model.precise_batch_norm``; its time counts in the wall time): chosen on validation, see models/README.md.
     An interrupted run with the same ``out`` resumes from its last finished epoch; the model
     previously at ``out`` stays untouched until the new one is complete.
     """
@@ -333,6 +336,8 @@ def train(
                                history=history, on_epoch_end=on_epoch_end)
     wall = fit(model, split, epochs=epochs, batch_size=batch_size, seed=seed, augmentation=ranges,
                callbacks=callbacks, verbose=verbose)
+    if precise_bn:
+        wall += precise_statistics(model, split)
     if split.balanced:
         shift_classifier(model, np.repeat([split.balanced["logit_shift"][name] for name in scripts.SCRIPTS], NUM_CLASSES))
     probs = model_lib.predict_proba(model, preprocess.to_model_input(split.x_test))
@@ -340,13 +345,11 @@ def train(
                   val_fraction=val_fraction, seed=seed, augment=ranges is not None,
                   augment_ranges=asdict(ranges) if ranges is not None else None,
                   pen_copies=pen_copies, nondigits_per_kind=nondigits_per_kind, nondigit_scripts=list(nondigit_scripts), restyle=restyle,
-                  balance=balance)
+                  balance=balance, precise_bn=precise_bn)
     if recipe == "digitlab":
         params.update({k: v for k, v in hyper.items() if init is None or k not in _ARCHITECTURE})
-    card = make_card(model, recipe=recipe, split=split, test_report=metrics.report(split.y_test, probs),
-                     wall_time=wall, params=params, init_model=init_model)
-    if script == scripts.ANY:
-        card["any_script"] = scripts.reading_scores(split.y_test, *scripts.read_any(np.log(np.maximum(probs, 1e-30))))
+    card = make_card(model, recipe=recipe, split=split, test_probabilities=probs, wall_time=wall, params=params,
+                     init_model=init_model)
     path = save_outputs(model, out, card=card, history=history) if out is not None else None
     return TrainResult(model, history, card, path, probs)
 
@@ -596,6 +599,54 @@ def fit(
     return time.perf_counter() - start
 
 
+def precise_statistics(model: keras.Model, split: Split) -> float:
+    """Return the seconds taken to recompute ``model``'s batch-norm statistics over ``split``'s training images (``model.precise_batch_norm``)."""
+    start = time.perf_counter()
+    model_lib.precise_batch_norm(model, preprocess.to_model_input(split.x_train))
+    return time.perf_counter() - start
+
+
+def precise_saved_model(
+    model_path: str | Path, *, data_path: str | Path | None = None, pen_path: str | Path | None = None,
+) -> dict:
+    """Return the new card of the model at ``model_path`` after ``precise_statistics`` over the training images its card records.
+
+    For models trained before ``train`` did this itself. The training images are made again from
+    the card (``prepare_data`` with its parameters; the files must be the ones it names, and the
+    count must match), the model's test score is measured again and the model and card are saved
+    in place atomically, without the card's calibration, which no longer fits: calibrate it next.
+    """
+    card = model_lib.read_card(model_path)
+    params = card.get("parameters", {})
+    if "seed" not in params or "sha256" not in card.get("training_data", {}):
+        raise ValueError(f"{model_path}: its card does not say what the model was trained on; only models saved by "
+                         "`digitlab train` can have their statistics recomputed")
+    split = prepare_data(data_path, script=scripts.card_script(card), fraction=params["fraction"],
+                         per_class=params.get("per_class"), val_fraction=params["val_fraction"], seed=params["seed"],
+                         pen_copies=params.get("pen_copies", 0), pen_path=pen_path,
+                         nondigits_per_kind=params.get("nondigits_per_kind", 0),
+                         nondigit_scripts=tuple(params.get("nondigit_scripts", ())), restyle=params.get("restyle", 0.0),
+                         balance=params.get("balance") or 0)
+    scripts.check_trained_on(card, split.source, split.sources)
+    trained_on = card["training_data"]
+    if split.pen and split.pen["sha256"] != trained_on["pen_digits"]["sha256"]:
+        raise ValueError(f"{split.pen['source_file']} is not the pen file the model was trained on: pass that file "
+                         "with --pen-data")
+    if len(split.y_train) != trained_on["train_images"]:
+        raise ValueError(f"{model_path}: its card records {trained_on['train_images']} training images, but they "
+                         f"came out as {len(split.y_train)} here; the statistics are left as they are")
+    model = model_lib.load_model(model_path)
+    seconds = precise_statistics(model, split)
+    card.pop("calibration", None)
+    card.update(test_scores(split, model_lib.predict_proba(model, preprocess.to_model_input(split.x_test))))
+    card["parameters"]["precise_bn"] = True
+    card["precise_bn"] = {"images": len(split.y_train), "seconds": round(seconds, 1),
+                          "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                          "note": "recomputed after training by `digitlab precise-bn`"}
+    model_lib.save_model(model, model_path, card)
+    return card
+
+
 def save_outputs(model: keras.Model, out: str | Path, *, card: dict, history: dict[str, list[float]]) -> Path:
     """Return ``out`` after saving the model, its card and its history there atomically and removing the resume state."""
     path = model_lib.save_model(model, out, card)
@@ -641,8 +692,19 @@ def _remove_empty_dirs(folder: Path, *, stop: Path) -> None:
         folder = folder.parent
 
 
+def test_scores(split: Split, probabilities: np.ndarray) -> dict:
+    """Return the card's test fields from the model's ``probabilities`` on ``split``'s test images (and the any-script scores)."""
+    report = metrics.report(split.y_test, probabilities)
+    scores = {"test_accuracy": report["accuracy"], "test_errors": report["errors"], "test_images": len(split.y_test),
+              "per_class_recall": report["recall"]}
+    if split.script == scripts.ANY:
+        scores["any_script"] = scripts.reading_scores(split.y_test,
+                                                      *scripts.read_any(np.log(np.maximum(probabilities, 1e-30))))
+    return scores
+
+
 def make_card(
-    model: keras.Model, *, recipe: str, split: Split, test_report: dict, wall_time: float, params: dict,
+    model: keras.Model, *, recipe: str, split: Split, test_probabilities: np.ndarray, wall_time: float, params: dict,
     init_model: dict | None = None,
 ) -> dict:
     """Return the model card: which script it reads, what it saw and started from, how it was trained, its test score.
@@ -654,10 +716,7 @@ def make_card(
         "script": split.script,
         "recipe": recipe,
         "init_model": init_model,
-        "test_accuracy": test_report["accuracy"],
-        "test_errors": test_report["errors"],
-        "test_images": len(split.y_test),
-        "per_class_recall": test_report["recall"],
+        **test_scores(split, test_probabilities),
         "training_data": {
             "source_file": split.source.name,
             "sha256": data.sha256(split.source),

@@ -295,7 +295,7 @@ def test_other_scripts_are_taken_where_found_and_left_out_otherwise(bench, monke
 def test_markdown_time_to_accuracy_table(bench, results):
     md = markdown(bench, results)
     assert "## Time to 99.6%" in md and "same seed (42)" in md
-    assert ("| first recipe (`block3_stride=1, fused_norm=False, schedule='epoch'`) | 30 | 99.65% | 1200 s "
+    assert ("| first recipe (`block3_stride=1, fused_norm=False, schedule='epoch', precise_bn=False`) | 30 | 99.65% | 1200 s "
             "| 40.0 s | 548 | 2250 s | 1.00 | 1.00 |") in md
     assert "| default recipe (`train.train()`) | 24 | 99.62% | 480 s | 20.0 s | 1,096 | 900 s | 0.40 | 0.40 |" in md
 

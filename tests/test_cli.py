@@ -116,7 +116,7 @@ def test_version():
     assert run("--version").stdout == f"digitlab {digitlab.__version__}\n"
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "predict"])
+@pytest.mark.parametrize("command", ["train", "evaluate", "precise-bn", "predict"])
 def test_every_option_has_help(command):
     """Each option of ``--help`` is followed by a description, on its line or the next, more indented one."""
     lines = run(command, "--help").stdout.split("options:")[1].splitlines()
@@ -322,9 +322,26 @@ def test_calibrate_writes_the_card_and_statistics_and_leaves_the_model_bytes(unt
     assert proc.returncode == 1 and "not an image file" in proc.stderr
 
 
+def test_precise_bn_rewrites_an_older_model_and_its_card_then_calibrates_it(tmp_path, mnist_path):
+    from digitlab import train
+
+    out = tmp_path / "older.keras"
+    train.train(epochs=1, fraction=0.03, data_path=mnist_path, out=out, verbose=0, widths=(4, 8, 8), precise_bn=False)
+    before = out.read_bytes()
+    proc = run("precise-bn", "--model", str(out), "--data", str(mnist_path))
+    card = json.loads(out.with_name("older.card.json").read_text())
+    assert proc.stdout.startswith(f"recomputed the batch-norm statistics of {out} over "
+                                  f"{card['training_data']['train_images']} training images")
+    assert f"test accuracy now {card['test_accuracy']:.4f}" in proc.stdout and out.read_bytes() != before
+    assert f"calibrated {out}: temperature" in proc.stdout and card["calibration"]["temperature"] > 0
+    assert card["parameters"]["precise_bn"] and card["precise_bn"]["images"] == card["training_data"]["train_images"]
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
+        (("precise-bn", "--model", "{notes}"), "{notes}: not a .keras model file"),
+        (("precise-bn", "--pen-data", "{missing}"), "pen digits file given by --pen-data does not exist: {missing}"),
         (("calibrate", "--no-pen", "--temperature-on", "mnist+pen"), "--temperature-on mnist+pen needs the pen digits"),
         (("calibrate", "--pen-data", "{missing}"), "pen digits file given by --pen-data does not exist: {missing}"),
         (("calibrate", "--data", "{missing}", "--no-pen"), "MNIST file given by --data does not exist: {missing}"),

@@ -43,6 +43,28 @@ def test_fused_batch_norm_matches_keras_in_training_and_inference():
     np.testing.assert_allclose(np.asarray(fused(x)), np.asarray(plain(x)), atol=1e-5)
 
 
+@pytest.mark.parametrize("fused", [True, False])
+def test_precise_batch_norm_sets_the_moving_mean_to_the_images_mean(fused):
+    model = model_lib.build_cnn(widths=(4, 4, 4), fused_norm=fused)
+    x = np.random.default_rng(2).random((10, 28, 28, 1)).astype(np.float32)
+    conv = keras.Model(model.input, model.get_layer("block1a_conv").output)
+    weights = [np.asarray(w).copy() for w in model.weights if "moving" not in w.path]
+    drops = {layer.name: layer.rate for layer in model.layers if "drop" in layer.name}
+
+    assert model_lib.precise_batch_norm(model, x, batch_size=4) == 6  # batches of 4, 4 and 2
+    bn = model.get_layer("block1a_bn")
+    np.testing.assert_allclose(np.asarray(bn.moving_mean), np.asarray(conv(x)).mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-6)
+    assert bn.momentum == 0.9 and {layer.name: layer.rate for layer in model.layers if "drop" in layer.name} == drops
+    assert all(np.array_equal(a, np.asarray(w)) for a, w in zip(weights, [w for w in model.weights if "moving" not in w.path]))
+    last = np.asarray(model.get_layer("block3b_bn").moving_variance).copy()
+    model_lib.precise_batch_norm(model, x, batch_size=4)  # dropout off: the same statistics again
+    np.testing.assert_allclose(np.asarray(model.get_layer("block3b_bn").moving_variance), last, rtol=1e-5)
+
+
+def test_precise_batch_norm_leaves_a_model_without_batch_norm_alone():
+    assert model_lib.precise_batch_norm(model_lib.build_reference_cnn(), np.zeros((3, 28, 28, 1), np.float32)) == 0
+
+
 def test_hyperparameters_are_keywords():
     small = model_lib.build_cnn(widths=(8, 16, 32), dropout=0.1)
     assert small.get_layer("block3b_conv").filters == 32

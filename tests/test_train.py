@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from digitlab import config, data, model as model_lib, pen, predict, scripts, train
+from digitlab import config, data, model as model_lib, pen, predict, preprocess, scripts, train
 from digitlab.files import read_json
 
 
@@ -115,6 +115,36 @@ def test_short_training_beats_chance_and_saves_everything(tmp_path, mnist_path):
     history = json.loads((tmp_path / "m.history.json").read_text())
     assert len(history["val_accuracy"]) == 2 and history["learning_rate"][0] > history["learning_rate"][1] > 0
     assert (parameters["schedule"], parameters["block3_stride"], parameters["fused_norm"]) == ("step", 2, True)
+    assert parameters["precise_bn"], "training ends by recomputing the batch-norm statistics"
+    split = train.prepare_data(mnist_path, fraction=0.25, val_fraction=0.1, seed=config.SEED)
+    before = np.asarray(result.model.get_layer("block2b_bn").moving_mean).copy()
+    model_lib.precise_batch_norm(result.model, preprocess.to_model_input(split.x_train))
+    np.testing.assert_allclose(np.asarray(result.model.get_layer("block2b_bn").moving_mean), before, rtol=1e-4, atol=1e-5)
+
+
+def _bn_means(model: keras.Model) -> np.ndarray:
+    return np.concatenate([np.asarray(layer.moving_mean) for layer in model.layers
+                           if isinstance(layer, keras.layers.BatchNormalization)])
+
+
+def test_precise_saved_model_recomputes_statistics_and_test_score_from_the_card(tmp_path, mnist_path, fake_npz):
+    out = tmp_path / "old.keras"
+    old = train.train(epochs=1, fraction=0.05, data_path=mnist_path, out=out, verbose=0, widths=(8, 8, 8),
+                      precise_bn=False)
+    assert not old.card["parameters"]["precise_bn"]
+    with pytest.raises(ValueError, match="is not the file the model was trained on"):
+        train.precise_saved_model(out, data_path=fake_npz)
+    assert np.array_equal(_bn_means(model_lib.load_model(out)), _bn_means(old.model)), "a refusal changes nothing"
+
+    card = train.precise_saved_model(out, data_path=mnist_path)
+    model = model_lib.load_model(out)
+    assert not np.allclose(_bn_means(model), _bn_means(old.model))
+    assert card == read_json(model_lib.card_path(out)) and card["parameters"]["precise_bn"]
+    assert card["precise_bn"]["images"] == card["training_data"]["train_images"] == old.card["training_data"]["train_images"]
+    _, (x_test, y_test) = data.load_mnist(mnist_path)
+    probs = model_lib.predict_proba(model, preprocess.to_model_input(x_test))
+    assert card["test_errors"] == int((probs.argmax(1) != y_test).sum()) and card["test_images"] == len(y_test)
+    assert read_json(model_lib.history_path(out)) == old.history, "the training history stays"
 
 
 class _Interrupt(keras.callbacks.Callback):
