@@ -139,11 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("calibrate", help="fit calibrated confidence and the 'not a digit' rule on validation data; "
                                          "store them in the model's card")
-    _add_script(c, "whose model to calibrate", any_ok=True)
-    c.add_argument("--model", type=Path, help="model file (default: the script's shipped model); only its card is "
-                                              "rewritten")
-    c.add_argument("--data", type=Path, help="the file the model was trained on (its card names it; found as "
-                                             "train's --data is)")
+    _add_trained_model(c, "whose model to calibrate", "only its card is rewritten")
     c.add_argument("--pen-data", type=Path,
                    help="pendigits-orig.tra for the validation writers' pen digits, Western models only "
                         "(default: $DIGITLAB_PEN, data/, else download)")
@@ -154,11 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("precise-bn", help="recompute a trained model's batch-norm statistics over the training images "
                                           "its card records, as train now does last; then calibrate it again")
-    _add_script(b, "whose model it is", any_ok=True)
-    b.add_argument("--model", type=Path, help="model file (default: the script's shipped model); rewritten in place, "
-                                              "with its card")
-    b.add_argument("--data", type=Path, help="the file the model was trained on (its card names it; found as "
-                                             "train's --data is)")
+    _add_trained_model(b, "whose model it is", "rewritten in place, with its card")
     b.add_argument("--pen-data", type=Path, help="the pendigits-orig.tra it was trained with, if any "
                                                  "(default: $DIGITLAB_PEN, data/, else download)")
     b.add_argument("--no-calibrate", action="store_true", help="leave the model uncalibrated (calibrate it later)")
@@ -169,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, help="model file (default: the script's shipped model)")
     p.add_argument("--json", action="store_true", help="print one JSON object per file")
     return parser
+
+
+def _add_trained_model(parser: argparse.ArgumentParser, script_help: str, rewritten: str) -> None:
+    """Add ``--script``, ``--model`` and ``--data`` to a command that rewrites a trained model's files."""
+    _add_script(parser, script_help, any_ok=True)
+    parser.add_argument("--model", type=Path, help=f"model file (default: the script's shipped model); {rewritten}")
+    parser.add_argument("--data", type=Path, help="the file the model was trained on (its card names it; found as "
+                                                  "train's --data is)")
 
 
 def _add_script(command: argparse.ArgumentParser, what: str, *, any_ok: bool = False) -> None:
