@@ -13,6 +13,7 @@ from pathlib import Path
 from digitlab.backend import tensorflow as _load_tensorflow
 from digitlab.config import INPUT_SHAPE, NUM_CLASSES
 from digitlab.files import ModelFileError, atomic_path, check_model_path, read_json, write_json_atomic
+from digitlab.preprocess import to_model_input
 
 _load_tensorflow()  # before keras, so TensorFlow's native start-up lines stay silent
 
@@ -115,7 +116,8 @@ def precise_batch_norm(model: keras.Model, x: np.ndarray, *, batch_size: int = 1
 
     Training leaves each layer's moving mean and variance as an average with momentum 0.9, so
     mostly of the last few augmented batches. Here they become the mean over every batch of
-    ``x`` (model-ready (N, 28, 28, 1) images, un-augmented), weighted by batch size, each batch
+    ``x`` (MNIST-format images, un-augmented, made model-ready a batch at a time so that a large
+    uint8 training set is never held as floats at once), weighted by batch size, each batch
     normalised with its own statistics as in training, dropout off ("precise BN", Wu & Johnson,
     2021). Only the statistics change; weights, dropout rates and momenta are restored.
     """
@@ -129,7 +131,7 @@ def precise_batch_norm(model: keras.Model, x: np.ndarray, *, batch_size: int = 1
             layer.rate = 0.0
         seen = 0
         for start in range(0, len(x), batch_size):
-            batch = tf.convert_to_tensor(x[start:start + batch_size], tf.float32)
+            batch = tf.convert_to_tensor(to_model_input(x[start:start + batch_size]))
             seen += len(batch)
             for layer in norms:  # the running value becomes the size-weighted mean of the batches so far
                 layer.momentum = 1.0 - len(batch) / seen

@@ -215,17 +215,20 @@ def step_schedule(
 
 def compile_for(
     model: keras.Model, recipe: str, *, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule,
-    weight_decay: float, label_smoothing: float,
+    weight_decay: float, label_smoothing: float, ema: float = 0.0,
 ) -> keras.Model:
     """Return ``model`` compiled for ``recipe`` (one-hot labels, accuracy reported).
 
     ``"digitlab"``: AdamW with ``learning_rate`` (a rate or a schedule) and ``weight_decay``,
-    cross-entropy with ``label_smoothing``. ``"reference"``:
+    cross-entropy with ``label_smoothing``; ``ema`` > 0 has the optimizer keep an exponential
+    moving average of the weights with that momentum (Keras's ``use_ema``; ``fit`` ends by
+    putting the average in the model, and ``make_callbacks`` validates with it). ``"reference"``:
     Keras's published recipe, Adam at its default rate and plain cross-entropy; the three
     hyperparameters do not apply to it.
     """
     if recipe == "digitlab":
-        optimizer = keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay)
+        optimizer = keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay,
+                                           use_ema=ema > 0, ema_momentum=ema or 0.99)
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
     elif recipe == "reference":
         optimizer, loss = keras.optimizers.Adam(), keras.losses.CategoricalCrossentropy()
@@ -285,6 +288,7 @@ def train(
     restyle: float = 0.0,
     balance: int = 0,
     precise_bn: bool = True,
+    ema: float = 0.0,
     on_epoch_end: Callable[[dict], None] | None = None,
     verbose: int = 1,
 ) -> TrainResult:
@@ -313,11 +317,14 @@ def train(
     many (``balance_scripts``), so the small sets are not drowned by MNIST's. ``precise_bn`` ends the
     training by recomputing the batch norms' statistics over the un-augmented training images
     (``model.precise_batch_norm``; its time counts in the wall time): chosen on validation, see models/README.md.
+    ``ema`` > 0 (digitlab's recipe) trains as usual but ends with the exponential moving average
+    of the weights over the steps, that momentum per step (Polyak averaging; ``compile_for``), whose
+    batch norms want ``precise_bn``'s statistics (the moving ones followed the raw weights).
     An interrupted run with the same ``out`` resumes from its last finished epoch; the model
     previously at ``out`` stays untouched until the new one is complete.
     """
     _check_arguments(recipe, epochs, batch_size, pen_copies, schedule, nondigits_per_kind, nondigit_scripts,
-                     script=script, per_class=per_class, init=init, restyle=restyle, balance=balance)
+                     script=script, per_class=per_class, init=init, restyle=restyle, balance=balance, ema=ema)
     ranges = _augmentation_for(recipe, augment, augmentation)
     if learning_rate is None:
         learning_rate = LEARNING_RATE if init is None else FINE_TUNE_LEARNING_RATE
@@ -326,14 +333,14 @@ def train(
                          seed=seed, pen_copies=pen_copies, pen_path=pen_path, nondigits_per_kind=nondigits_per_kind,
                          nondigit_scripts=nondigit_scripts, restyle=restyle, balance=balance)
     hyper = dict(learning_rate=learning_rate, weight_decay=weight_decay, label_smoothing=label_smoothing,
-                 widths=widths, dropout=dropout, block3_stride=block3_stride, fused_norm=fused_norm, schedule=schedule)
+                 widths=widths, dropout=dropout, block3_stride=block3_stride, fused_norm=fused_norm, schedule=schedule, ema=ema)
     init_model = {"source_file": Path(init).name, "sha256": data.sha256(init)} if init is not None else None
     model = build_for(recipe, hyper, epochs=epochs, steps_per_epoch=math.ceil(len(split.y_train) / batch_size),
                       init=init, classes=scripts.classes_of(script))
     history: dict[str, list[float]] = read_json(_history_backup(out)) if out is not None else {}
     per_epoch = recipe == "digitlab" and schedule == "epoch"
     callbacks = make_callbacks(cosine_schedule(learning_rate, epochs) if per_epoch else None, out=out,
-                               history=history, on_epoch_end=on_epoch_end)
+                               history=history, on_epoch_end=on_epoch_end, ema=bool(ema))
     wall = fit(model, split, epochs=epochs, batch_size=batch_size, seed=seed, augmentation=ranges,
                callbacks=callbacks, verbose=verbose)
     if precise_bn:
@@ -380,7 +387,7 @@ def build_for(
     if hyper["schedule"] == "step":
         rate = step_schedule(rate, epochs, steps_per_epoch)
     return compile_for(model, recipe, learning_rate=rate, weight_decay=hyper["weight_decay"],
-                       label_smoothing=hyper["label_smoothing"])
+                       label_smoothing=hyper["label_smoothing"], ema=hyper.get("ema", 0.0))
 
 
 def load_init(path: str | Path, classes: int = NUM_CLASSES) -> keras.Model:
@@ -405,9 +412,12 @@ def load_init(path: str | Path, classes: int = NUM_CLASSES) -> keras.Model:
 def _check_arguments(recipe: str, epochs: int, batch_size: int, pen_copies: int, schedule: str,
                      nondigits_per_kind: int = 0, nondigit_scripts: tuple[str, ...] = (), *,
                      script: str = "western", per_class: int | None = None, init: str | Path | None = None,
-                     restyle: float = 0.0, balance: int = 0) -> None:
+                     restyle: float = 0.0, balance: int = 0, ema: float = 0.0) -> None:
     """Raise ValueError naming the problem: unknown recipe, schedule or script, a count out of range, a missing init model."""
     _check_recipe(recipe)
+    if not 0 <= ema < 1 or (ema and recipe != "digitlab"):
+        raise ValueError(f"ema is the weight average's momentum per step, 0 (off) or in (0, 1), for recipe 'digitlab' "
+                         f"only; got {ema!r} for {recipe!r}")
     scripts.check_name(script, any_ok=True)
     if init is not None:
         check_model_path(init)
@@ -568,9 +578,12 @@ def nondigit_training_data(n_per_kind: int, *, seed: int, other_scripts: tuple[s
 
 def make_callbacks(
     per_epoch_rate: Callable[[int], float] | None, *, out: str | Path | None, history: dict[str, list[float]],
-    on_epoch_end: Callable[[dict], None] | None,
+    on_epoch_end: Callable[[dict], None] | None, ema: bool = False,
 ) -> list[keras.callbacks.Callback]:
     """Return the training callbacks: resume state (with ``out``), a per-epoch learning rate (if given), the history hook.
+
+    With ``ema`` (an optimizer averaging the weights) each validation uses the averaged weights
+    (Keras's ``SwapEMAWeights``), so the history shows the model ``fit`` ends with.
 
     The hook appends each epoch's logs to ``history`` (a resumed run's earlier epochs already
     in it), copies it beside the resume state and calls ``on_epoch_end(history)``.
@@ -580,6 +593,8 @@ def make_callbacks(
         callbacks.append(keras.callbacks.BackupAndRestore(str(checkpoint_dir(out)), delete_checkpoint=True))
     if per_epoch_rate is not None:
         callbacks.append(keras.callbacks.LearningRateScheduler(per_epoch_rate))
+    if ema:
+        callbacks.append(keras.callbacks.SwapEMAWeights())
     backup = _history_backup(out) if out is not None else None
     callbacks.append(_EpochHook(on_epoch_end or (lambda h: None), history, backup))
     return callbacks
@@ -602,7 +617,7 @@ def fit(
 def precise_statistics(model: keras.Model, split: Split) -> float:
     """Return the seconds taken to recompute ``model``'s batch-norm statistics over ``split``'s training images (``model.precise_batch_norm``)."""
     start = time.perf_counter()
-    model_lib.precise_batch_norm(model, preprocess.to_model_input(split.x_train))
+    model_lib.precise_batch_norm(model, split.x_train)
     return time.perf_counter() - start
 
 

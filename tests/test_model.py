@@ -61,6 +61,16 @@ def test_precise_batch_norm_sets_the_moving_mean_to_the_images_mean(fused):
     np.testing.assert_allclose(np.asarray(model.get_layer("block3b_bn").moving_variance), last, rtol=1e-5)
 
 
+def test_precise_batch_norm_reads_uint8_mnist_images_as_the_model_does():
+    model = model_lib.build_cnn(widths=(4, 4, 4))
+    x = (np.random.default_rng(3).random((6, 28, 28)) * 255).astype(np.uint8)
+    model_lib.precise_batch_norm(model, x, batch_size=4)
+    from_uint8 = np.asarray(model.get_layer("block2a_bn").moving_mean).copy()
+    model_lib.precise_batch_norm(model, (x / 255.0).astype(np.float32)[..., None], batch_size=4)
+    np.testing.assert_allclose(np.asarray(model.get_layer("block2a_bn").moving_mean), from_uint8, rtol=1e-5, atol=1e-7)
+    assert np.abs(from_uint8).max() < 50, "scaled to [0, 1] like every model input, not left at 0-255"
+
+
 def test_precise_batch_norm_leaves_a_model_without_batch_norm_alone():
     assert model_lib.precise_batch_norm(model_lib.build_reference_cnn(), np.zeros((3, 28, 28, 1), np.float32)) == 0
 

@@ -147,6 +147,35 @@ def test_precise_saved_model_recomputes_statistics_and_test_score_from_the_card(
     assert read_json(model_lib.history_path(out)) == old.history, "the training history stays"
 
 
+class _RecordWeights(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.steps = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps.append([np.asarray(w).copy() for w in self.model.trainable_weights])
+
+
+def test_ema_ends_on_the_average_of_the_weights_over_the_steps(tmp_path, mnist_path, monkeypatch):
+    recorder, original_fit = _RecordWeights(), keras.Model.fit
+
+    def fit_recording(self, *args, callbacks=None, **kwargs):
+        assert any(isinstance(c, keras.callbacks.SwapEMAWeights) for c in callbacks), "validated on the average"
+        return original_fit(self, *args, callbacks=[*callbacks, recorder], **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", fit_recording)
+    result = train.train(epochs=1, fraction=0.05, data_path=mnist_path, verbose=0, widths=(8, 8, 8), ema=0.9,
+                         precise_bn=False)
+    assert result.card["parameters"]["ema"] == 0.9 and len(recorder.steps) > 5
+    average = recorder.steps[0]
+    for weights in recorder.steps[1:]:
+        average = [0.9 * a + 0.1 * w for a, w in zip(average, weights)]
+    last = recorder.steps[-1]
+    for got, want, raw in zip(result.model.trainable_weights, average, last):
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-6)
+    assert any(not np.allclose(w, r) for w, r in zip(average, last)), "the average is not the last step's weights"
+
+
 class _Interrupt(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if epoch == 1:
@@ -189,6 +218,10 @@ def test_bad_arguments_are_named():
         train.train(schedule="daily")
     with pytest.raises(ValueError, match="augmentation ranges were given .* augment=True"):
         train.train(recipe="reference", augmentation=train.Augmentation(rotation=5.0))
+    with pytest.raises(ValueError, match="ema is the weight average's momentum .* got 1.0"):
+        train.train(ema=1.0)
+    with pytest.raises(ValueError, match="for recipe 'digitlab' only; got 0.99 for 'reference'"):
+        train.train(recipe="reference", ema=0.99)
 
 
 def test_model_or_stand_in_returns_an_existing_model_untouched(tmp_path):
