@@ -61,6 +61,7 @@ _seed = _checked("seed", int, lambda v: 0 <= v < 2**32, "a whole number from 0 t
 _fraction = _checked("fraction", float, lambda v: 0 < v <= 1, "a number above 0 and at most 1, e.g. 0.1")
 _share = _checked("share", float, lambda v: 0 <= v <= 1, "a number from 0 to 1, e.g. 0.5")
 _rate = _checked("learning rate", float, lambda v: 0 < v < 1, "a number above 0 and below 1, e.g. 1e-3")
+_pixels = _checked("pixels", float, lambda v: 0 <= v <= 10, "a number from 0 to 10, e.g. 2")
 _momentum = _checked("momentum", float, lambda v: 0 <= v < 1, "a number from 0 to below 1, e.g. 0.999")
 #: ``scripts.SCRIPTS``, spelled out so that parsing needs no numpy (a test keeps the two equal).
 _SCRIPTS = ("western", "kannada", "persian", "arabic", "bengali", "tibetan")
@@ -130,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --script any: repeat each script's training images until it has at least N, so "
                         "the small sets are learnt from as many passes as MNIST's; the prior this gives them is "
                         "taken back from the classifier after training (default 0: as they come)")
+    t.add_argument("--elastic", type=_pixels, default=0.0, metavar="PIXELS",
+                   help="also bend each training image with a smooth random elastic warp whose control points "
+                        "move up to PIXELS (train.elastic_field; e.g. 2); default 0: affine warps and pen only")
     t.add_argument("--ema", type=_momentum, default=0.0, metavar="MOMENTUM",
                    help="end with the exponential moving average of the weights, this momentum per step "
                         "(Polyak averaging, e.g. 0.999 averages about the last 1,000 steps); default 0: off")
@@ -254,6 +258,8 @@ def _check_train_args(args: argparse.Namespace) -> None:
                          "non-digits")
     if args.non_digit_scripts and not args.non_digits:
         raise ValueError("--non-digit-scripts needs --non-digits N (how many of each)")
+    if args.elastic and args.recipe != "digitlab":
+        raise ValueError(f"--elastic: the {args.recipe} recipe trains without augmentation")
     if args.ema and args.recipe != "digitlab":
         raise ValueError(f"--ema: the {args.recipe} recipe keeps its own optimizer; weight averaging is for digitlab's")
 
@@ -288,6 +294,7 @@ def _train(args: argparse.Namespace) -> int:
                          pen_copies=args.pen_copies, pen_path=args.pen_data,
                          nondigits_per_kind=args.non_digits, nondigit_scripts=args.non_digit_scripts,
                          restyle=args.restyle, balance=args.balance, learning_rate=args.learning_rate, ema=args.ema,
+                         augmentation=train.Augmentation(elastic=args.elastic) if args.elastic else None,
                          verbose=1 if on_terminal else 0, on_epoch_end=None if on_terminal else _epoch_line(args.epochs))
     card = result.card
     print(f"saved {result.path}: test accuracy {card['test_accuracy']:.4f} on {card['test_images']} images, "

@@ -51,7 +51,40 @@ def test_augmentation_ranges_are_fixed_values():
     ranges = train.Augmentation(rotation=5.0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         ranges.rotation = 1.0
-    assert dataclasses.asdict(ranges) == {"rotation": 5.0, "scale": (0.85, 1.12), "shear": 0.25, "shift": 2.5, "pen": 0.5}
+    assert dataclasses.asdict(ranges) == {"rotation": 5.0, "scale": (0.85, 1.12), "shear": 0.25, "shift": 2.5, "pen": 0.5,
+                                          "elastic": 0.0}
+
+
+def test_displace_reads_each_pixel_at_its_shifted_place_and_zero_outside(mnist):
+    x = mnist[1][0][:3, :, :, None].astype(np.float32) / 255
+    np.testing.assert_allclose(np.asarray(train.displace(x, np.zeros((3, 28, 28, 2), np.float32))), x, atol=1e-6)
+    right = np.zeros((3, 28, 28, 2), np.float32)
+    right[..., 1] = 1.0  # every pixel reads its right-hand neighbour: the digit moves one pixel left
+    moved = np.asarray(train.displace(x, right))
+    np.testing.assert_allclose(moved[:, :, :-1], x[:, :, 1:], atol=1e-6)
+    assert not moved[:, :, -1].any(), "beyond the edge reads zero"
+    half = np.asarray(train.displace(x, right / 2))
+    np.testing.assert_allclose(half[:, :, :-1], (x[:, :, :-1] + x[:, :, 1:]) / 2, atol=1e-6)
+    far = np.asarray(train.displace(x, right * 40))
+    assert not far.any(), "a field pointing far outside reads only background"
+
+
+def test_elastic_field_is_smooth_bounded_and_differs_per_image():
+    field = np.asarray(train.elastic_field(6, 2.0, seed=4))
+    assert field.shape == (6, 28, 28, 2)
+    assert 1.0 < np.abs(field).max() <= 2.0 * 1.5, "bicubic interpolation overshoots its control points, within bounds"
+    steps = np.abs(np.diff(field, axis=1)).max(), np.abs(np.diff(field, axis=2)).max()
+    assert max(steps) < 1.0, "neighbours move within a pixel of each other (white noise of this size: up to 4)"
+    assert not np.allclose(field[0], field[1]) and not np.allclose(field[..., 0], field[..., 1])
+
+
+def test_augment_batch_with_elastic_only_bends_the_digits_and_keeps_their_ink(mnist):
+    x = mnist[1][0][:16, :, :, None].astype(np.float32) / 255
+    still = train.Augmentation(rotation=0.0, scale=(1.0, 1.0), shear=0.0, shift=0.0, pen=0.0)
+    bent = np.asarray(train.augment_batch(x, seed=5, ranges=dataclasses.replace(still, elastic=2.0)))
+    assert np.abs(bent - x).mean() > 0.02
+    ink_ratio = bent.sum(axis=(1, 2, 3)) / x.sum(axis=(1, 2, 3))
+    assert 0.8 < ink_ratio.min() and ink_ratio.max() < 1.25
 
 
 def test_make_dataset_augments_only_when_given_ranges(mnist):
