@@ -72,9 +72,11 @@ def test_displace_reads_each_pixel_at_its_shifted_place_and_zero_outside(mnist):
 def test_elastic_field_is_smooth_bounded_and_differs_per_image():
     field = np.asarray(train.elastic_field(6, 2.0, seed=4))
     assert field.shape == (6, 28, 28, 2)
-    assert 1.0 < np.abs(field).max() <= 2.0 * 1.5, "bicubic interpolation overshoots its control points, within bounds"
+    # bicubic weights (Keys, a = -0.5) sum to 1 with |weights| at most 1.25 per axis: |field| <= 2 x 1.25^2
+    assert 1.0 < np.abs(field).max() <= 2.0 * 1.25 ** 2, "it overshoots its control points, within that bound"
     steps = np.abs(np.diff(field, axis=1)).max(), np.abs(np.diff(field, axis=2)).max()
-    assert max(steps) < 1.0, "neighbours move within a pixel of each other (white noise of this size: up to 4)"
+    # 300 unseeded fields: at most 0.96 px between neighbours; white noise of this size: up to 4
+    assert max(steps) < 1.5, "neighbours move alike: strokes bend, they do not tear"
     assert not np.allclose(field[0], field[1]) and not np.allclose(field[..., 0], field[..., 1])
 
 
@@ -84,7 +86,9 @@ def test_augment_batch_with_elastic_only_bends_the_digits_and_keeps_their_ink(mn
     bent = np.asarray(train.augment_batch(x, seed=5, ranges=dataclasses.replace(still, elastic=2.0)))
     assert np.abs(bent - x).mean() > 0.02
     ink_ratio = bent.sum(axis=(1, 2, 3)) / x.sum(axis=(1, 2, 3))
-    assert 0.8 < ink_ratio.min() and ink_ratio.max() < 1.25
+    # over 1,600 warped digits (100 unseeded batches) the ratio ran 0.70-1.52 and a batch's median 0.94-1.09
+    assert 0.5 < ink_ratio.min() and ink_ratio.max() < 2.0, "a warp squeezes or stretches a stroke, never erases it"
+    assert 0.85 < np.median(ink_ratio) < 1.15, "and a batch keeps its ink on the whole"
 
 
 def test_make_dataset_augments_only_when_given_ranges(mnist):
