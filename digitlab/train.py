@@ -432,7 +432,7 @@ def build_for(
     if hyper["schedule"] == "step":
         rate = step_schedule(rate, epochs, steps_per_epoch)
     return compile_for(model, recipe, learning_rate=rate, weight_decay=hyper["weight_decay"],
-                       label_smoothing=hyper["label_smoothing"], ema=hyper.get("ema", 0.0))
+                       label_smoothing=hyper["label_smoothing"], ema=hyper["ema"])
 
 
 def load_init(path: str | Path, classes: int = NUM_CLASSES) -> keras.Model:

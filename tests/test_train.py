@@ -208,7 +208,7 @@ def test_ema_ends_on_the_average_of_the_weights_over_the_steps(tmp_path, mnist_p
     for weights in recorder.steps[1:]:
         average = [0.9 * a + 0.1 * w for a, w in zip(average, weights)]
     last = recorder.steps[-1]
-    for got, want, raw in zip(result.model.trainable_weights, average, last):
+    for got, want in zip(result.model.trainable_weights, average):
         np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-6)
     assert any(not np.allclose(w, r) for w, r in zip(average, last)), "the average is not the last step's weights"
 
