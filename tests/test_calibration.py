@@ -130,6 +130,20 @@ def test_choose_decline_spends_the_budget_where_the_non_digits_are():
     assert np.mean(digits.lost(tuned)) < np.mean(digits.declined(tuned)), "wrong answers declined cost nothing"
 
 
+def test_choose_decline_gives_near_ties_to_the_unsure_answer():
+    rng = np.random.default_rng(2)
+    n = 6000
+    gap = rng.uniform(0, 1, n)
+    # the digits with the smallest gaps are the ones read wrong: declining them as "unsure" costs nothing,
+    # so every gap share declines the same non-digits (they stand out by uniformity and are sure of a digit)
+    digits = cal.Scores(rng.normal(50, 10, n), rng.normal(-10, 1, n), np.zeros(n), gap, gap > 0.05)
+    others = cal.Scores(rng.normal(50, 10, 600), rng.normal(-8, 1, 600), np.zeros(600), np.ones(600))
+    rule = cal.choose_decline({"mnist": digits}, {"mnist": 0.01}, nondigits=others)
+    assert np.mean(digits.lost(rule)) <= 0.01
+    assert np.mean(digits.gap < rule.min_gap) > 0.007, "the largest gap share (1% here), not the smallest (0.1%)"
+    assert np.mean(others.declined(rule)) >= np.mean(others.declined(cal.choose_decline({"mnist": digits}, {"mnist": 0.01})))
+
+
 def test_tune_nondigits_are_the_tune_part_never_the_test_part():
     from digitlab import nondigits
 
