@@ -665,8 +665,14 @@ def test_scripts_markdown_section(osb, bench, scripts_results):
     assert ("| Persian | `models/x_cnn.keras` | 3.60 MB | `digitlab_cnn.keras` | 99.20% | 2,000 | 99.00% | 0.40% "
             "| 97.00% | 60.0% |") in md and "non-digits declined" in md
     assert "| Kannada | `models/x_cnn.keras` | 3.60 MB | from scratch |" in md
-    assert "| Tibetan | 100 | 100.00% | 90.00% | +10.0 |" in md
-    assert "| Bengali | 1000 | - | - | not trained: the training part has only 700 images of digit 3 |" in md
+    assert "| Tibetan | 100 | 100.00% | 90.00% | +10.0 | 10.0 |" in md
+    assert "| Bengali | 1000 | - | - | not trained: the training part has only 700 images of digit 3 | - |" in md
+    assert "no fine-tuned model can gain" not in md, "every script has room for the gain"
+    scripts_results["efficiency"]["persian"]["points"][0].update(scratch=0.9774, fine_tuned=0.9821, gain=0.0047)
+    md = bench.scripts_markdown({**scripts_results, "targets": osb.evaluate_targets(scripts_results)})
+    assert "| Persian | 100 | 98.21% | 97.74% | +0.5 | 2.3 |" in md
+    assert ("already reads more than 95% right, no fine-tuned model can gain 5 points (the last column is the most "
+            "it could gain): at 100 images per digit, Persian (97.74% from scratch).") in md
     assert "15 epochs each" in md and "at least 5 points at 100 images per digit" in md
     assert "| Kannada | 2,000 | 20.0% | 25.0% | 64.0% | 27.0% |" in md and "wrong and >= 90% sure" in md
     assert "`models/no_such_any_script_cnn.keras`: not built yet." in md
