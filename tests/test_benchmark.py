@@ -228,6 +228,13 @@ def test_robustness_is_compared_with_both_ways_of_using_the_reference(bench, res
     assert targets["robustness: recipe vs reference, whole canvas resized"]["value"] == pytest.approx(57.5)
 
 
+def test_robustness_section_says_when_the_reference_leaves_no_room_for_the_gain(bench, results):
+    results["reference"]["robustness"]["to_mnist"] = by_kind(0.982)
+    assert "no recipe can be 10 points ahead of it there (the most is 1.8 points)" in markdown(bench, results)
+    results["reference"]["robustness"]["to_mnist"] = by_kind(0.85)
+    assert "no recipe can be" not in markdown(bench, results)
+
+
 def test_latency_targets(bench, results):
     results["shipped"]["latency"]["median_ms"], results["reference"]["latency"]["median_ms"] = 3.2, 60.0
     failed = [t["target"] for t in bench.evaluate_targets(results) if not t["passed"]]
