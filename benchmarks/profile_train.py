@@ -21,7 +21,7 @@ fused_norm=False)`` (Keras's BatchNormalization, block 3 at 7x7), 30 epochs, bat
 2e-3 (``train.compile_for``), per-epoch warm-up + cosine (``train.cosine_schedule``),
 ``train.augment_batch`` with ``train.Augmentation()`` in the tf.data pipeline. "fast" is
 digitlab's recipe now: ``model.build_cnn()`` (block 3 strided, FusedBatchNormalization),
-``train.step_schedule``, 24 epochs. The other architectures are experiments (see ARCHS); the
+``train.step_schedule``, 16 epochs. The other architectures are experiments (see ARCHS); the
 alternative augmentations share ``train.random_affine`` and ``train.change_pen`` with
 ``augment_batch`` and differ only in how they warp.
 
@@ -825,8 +825,8 @@ RECIPES = {
     # digitlab's first recipe: build_cnn(block3_stride=1, fused_norm=False), per-epoch schedule, 30 epochs
     "current": Recipe(),
     # digitlab's recipe now: build_cnn() (block 3's first conv strided, 7x7 -> 4x4, FusedBatchNormalization),
-    # per-step warm-up + cosine, 24 epochs; same widths, augmentation, optimiser, batch and peak rate
-    "fast": Recipe(arch="block3_stride", norm="fused", schedule="step", epochs=24),
+    # per-step warm-up + cosine, 16 epochs; same widths, augmentation, optimiser, batch and peak rate
+    "fast": Recipe(arch="block3_stride", norm="fused", schedule="step", epochs=16),
     # today's network with fused BN only, 18 epochs: about as fast; its accuracy was not checked
     "fused18": Recipe(norm="fused", schedule="step", epochs=18),
 }
