@@ -702,8 +702,9 @@ def _robustness_md(r: dict) -> str:
     }
     counts = r["robustness_set"]["counts"]
     rows = [(k, counts[k], *(f"{col[k]:.1%}" for col in columns.values())) for k in columns["shipped, `to_mnist`"]]
-    room = 100 * (1 - columns["reference, `to_mnist`"]["all"])
-    reach = (f" Through `to_mnist` the reference already reads {100 - room:.1f}% of the set right: no recipe can be "
+    read = 100 * columns["reference, `to_mnist`"]["all"]
+    room = 100 - read
+    reach = (f" Through `to_mnist` the reference already reads {read:.1f}% of the set right: no recipe can be "
              f"{ROBUST_GAIN:.0f} points ahead of it there (the most is {room:.1f} points).") if room < ROBUST_GAIN else ""
     return ("## Robustness\n\nAccuracy on the drawing-like set (`digitlab.robustness`, seed "
             f"{r['robustness_set']['seed']}, {counts['all']:,} drawings), by kind; each kind is described in "
