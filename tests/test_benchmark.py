@@ -146,7 +146,7 @@ def test_a_target_passes_from_its_value_and_goal(bench):
 
 def test_targets_all_pass_when_every_goal_is_met(bench, results):
     targets = bench.evaluate_targets(results)
-    assert len(targets) == 27 and all(t["passed"] for t in targets)
+    assert len(targets) == 28 and all(t["passed"] for t in targets)
     speedup = next(t for t in targets if "speed-up" in t["target"])
     assert speedup["value"] == pytest.approx(40 / 1.5)
     assert [t["goal"] for t in targets if t["target"].startswith("pen")] == [
@@ -189,16 +189,17 @@ def test_time_to_accuracy_pairs_the_first_recipe_with_the_default_run_of_its_see
 
 
 @pytest.mark.parametrize(
-    ("change", "failing"),
+    ("change", "first_wall_s", "failing"),
     [
-        ({"wall_s": 610.0}, ["time to 99.6%: default recipe wall time vs the first recipe's"]),  # 0.51x
-        ({"test_accuracy": 0.9959}, ["time to 99.6%: default recipe test accuracy"]),
-        ({"wall_s": 600.0, "test_accuracy": 0.996}, []),  # exactly half, exactly 99.6%
+        ({"wall_s": 590.0}, 1150.0, ["time to 99.6%: default recipe wall time vs the first recipe's"]),  # 0.51x
+        ({"wall_s": 610.0}, 1300.0, ["notebook 02's training (the default recipe) wall time"]),  # 0.47x, 10.2 min
+        ({"test_accuracy": 0.9959}, 1200.0, ["time to 99.6%: default recipe test accuracy"]),
+        ({"wall_s": 600.0, "test_accuracy": 0.996}, 1200.0, []),  # exactly half, 10 minutes, 99.6%
     ],
 )
-def test_time_to_accuracy_targets(bench, results, change, failing):
+def test_time_to_accuracy_targets(bench, results, change, first_wall_s, failing):
     runs = [{**results["digitlab"]["runs"][0], **change}]
-    results["time_to_accuracy"] = bench.time_to_accuracy(results["first_recipe"], runs)
+    results["time_to_accuracy"] = bench.time_to_accuracy({**results["first_recipe"], "wall_s": first_wall_s}, runs)
     assert failed_targets(bench, results) == failing
 
 
@@ -249,8 +250,9 @@ def test_markdown_report(bench, results):
     md = markdown(bench, results)
     assert md.startswith("# Benchmark results\n")
     assert "`python benchmarks/run.py`" in md and "Test CPU 9000, 2 cores" in md
-    assert md.count("| PASS |") == 26 and md.count("| **FAIL** |") == 1
+    assert md.count("| PASS |") == 27 and md.count("| **FAIL** |") == 1
     assert "| 6.00 MB | **FAIL** |" in md
+    assert "| notebook 02's training (the default recipe) wall time | <= 10 min | 8.00 min | PASS |" in md
     assert "| digitlab recipe, 3 seed(s) (mean ± std) | 30 | 99.55% ± 0.04% | 600 s | 20.0 s | 1,100 |" in md
     assert "| reference recipe | 15 | 99.00% | 60 s | 4.0 s | 5,478 |" in md
     assert "| thick | 200 | 40.0% | 85.0% | 97.5% | 98.0% |" in md
@@ -500,7 +502,7 @@ def test_quick_run_trains_the_time_pair_and_writes_every_new_row(bench, tmp_path
     assert results["first_recipe"]["recipe"] == bench.FIRST_RECIPE and results["first_recipe"]["cpu_s"] >= 0
     assert results["pen_data"]["digits"] == results["shipped"]["pen"]["n"] == bench.QUICK.pen_digits
     assert len(results["shipped"]["pen"]["accuracy"]) == 6 and results["shipped"]["model_predict_images_per_s"] > 0
-    assert len(results["targets"]) == 27 and results["shipped"]["pages"]["images"] == 3 * bench.QUICK.per_kind
+    assert len(results["targets"]) == 28 and results["shipped"]["pages"]["images"] == 3 * bench.QUICK.per_kind
     assert results["nondigit_set"]["per_kind"] == bench.QUICK.nondigits
     md = (out / "RESULTS.md").read_text()
     for section in ("## Time to 99.6%", "## Shipped model", "## Real pen input", "`model.predict(x, batch_size=256)`",
@@ -514,7 +516,7 @@ def test_quick_run_trains_the_time_pair_and_writes_every_new_row(bench, tmp_path
     assert len(fake_trainings) == trained, "--reuse-training trains nothing"
     reused = json.loads((again / "results.json").read_text())
     assert reused["trainings_from"]["git"] == results["git"] and reused["digitlab"] == results["digitlab"]
-    assert reused["time_to_accuracy"] == results["time_to_accuracy"] and len(reused["targets"]) == 27
+    assert reused["time_to_accuracy"] == results["time_to_accuracy"] and len(reused["targets"]) == 28
     assert reused["reference"]["latency"]["calls"] == bench.QUICK.latency_calls, "the reference way is timed again"
     assert "reused from the run of" in (again / "RESULTS.md").read_text()
     assert bench.main(["--quick", "--out-dir", str(tmp_path / "third"), "--data", str(mnist_path), "--model", str(tiny),
@@ -690,7 +692,7 @@ def test_results_md_holds_the_scripts_section_when_its_results_are_beside(osb, b
     scripts_results["targets"] = osb.evaluate_targets(scripts_results)
     bench.write_results(results, tmp_path)
     assert "## Other scripts (issue 12)" not in (tmp_path / "RESULTS.md").read_text()
-    assert bench.targets_met(results, bench.read_scripts_results(tmp_path)) == (27, 27)
+    assert bench.targets_met(results, bench.read_scripts_results(tmp_path)) == (28, 28)
 
     before = (tmp_path / "results.json").read_text()
     json_path, md_path = osb.write_results(scripts_results, tmp_path)  # renders RESULTS.md again from results.json
@@ -698,7 +700,7 @@ def test_results_md_holds_the_scripts_section_when_its_results_are_beside(osb, b
     md = md_path.read_text()
     assert md.startswith("# Benchmark results\n") and md.index("## Targets") < md.index("## Other scripts (issue 12)")
     assert "| Tibetan model size on disk | <= 5 MB | 3.60 MB | PASS |" in md
-    assert bench.targets_met(results, bench.read_scripts_results(tmp_path)) == (27 + 15, 27 + 17)
+    assert bench.targets_met(results, bench.read_scripts_results(tmp_path)) == (28 + 15, 28 + 17)
     bench.write_results(results, tmp_path)  # and run.py keeps it
     assert "## Other scripts (issue 12)" in (tmp_path / "RESULTS.md").read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["RESULTS.md", "results.json", "scripts_results.json"]
