@@ -687,7 +687,7 @@ def _speed_md(r: dict) -> str:
          f"{recognise['median_ms']:.2f}", f"{recognise['p95_ms']:.2f}", recognise["calls"]),
     ]
     shipped, repeats = r["shipped"], r["plan"]["throughput_repeats"]
-    batch = [(f"`Predictor.predict_batch` (batch norms folded into the convolutions, chunks of {predict.CHUNK:,})",
+    batch = [(f"`Predictor.predict_batch` (LiteRT, batch norms folded into the convolutions, chunks of {predict.CHUNK:,})",
               f"**{shipped['throughput_images_per_s']:,.0f}**"),
              (f"`model.predict(x, batch_size={KERAS_BATCH})`", f"{shipped['model_predict_images_per_s']:,.0f}")]
     return ("## Speed\n\nSingle drawing: a raw 280x280 canvas from the robustness set to 10 probabilities, "

@@ -6,10 +6,11 @@ flatbuffer for a fixed (1, 28, 28, 1) input, in LiteRT's interpreter (``ai-edge-
 whose own overhead (about 2 ms a call) is several times the work of a model this small. The drawing
 pad predicts while the pen moves, so every millisecond shows. That one call returns both the
 model's logits and the features its classifier reads, so ``recognise`` (which also judges whether
-the image is a digit at all) costs no second call. ``predict_batch`` runs a traced ``tf.function``
-in chunks. Both run the model with each batch normalisation folded into the convolution before it
-(a fixed scale and shift at inference, so the same outputs for less work): about twice
-``model.predict``'s speed on a batch.
+the image is a digit at all) costs no second call. ``predict_batch`` runs the model converted the
+same way for chunks of ``CHUNK`` images, on every core the process may use: LiteRT's XNNPACK kernels
+read a batch about twice as fast as TensorFlow's own. Both run the model with each batch
+normalisation folded into the convolution before it (a fixed scale and shift at inference, so the
+same outputs for less work).
 
 When the model card holds a ``calibration`` section (written by ``python -m digitlab
 calibrate``, see ``digitlab.calibration``), every probability the ``Predictor`` returns is
@@ -36,8 +37,9 @@ from digitlab.config import IMAGE_SIZE, INPUT_SHAPE, NUM_CLASSES  # noqa: E402
 
 __all__ = ["CHUNK", "REASONS", "RUNNER_UP", "Reading", "Recognition", "Predictor"]
 
-#: Images per call in ``predict_batch``: as cheap per image as 2,048 (256 costs ~5% more CPU), half its memory.
-CHUNK = 1024
+#: Images per LiteRT call in ``predict_batch`` (the last chunk is padded): as fast per image as 256 or 1,000,
+#: with less padding for a small batch.
+CHUNK = 64
 #: Why ``recognise`` declines: the reasons it gives (an unsure one names its two digits).
 REASONS = ("blank", "only noise", "only a shadow", "too small", "not a digit", "unsure between a and b")
 #: The any-script model names a reading of another script as runner-up from this probability on.
@@ -130,15 +132,18 @@ class Predictor:
         self.rule, self.gaussians = self._decline_rule()
         self.classes = int(self.model.output_shape[-1])
         self._outputs = _logits_and_features(self.model)
-        # A partial, not the function itself: TensorFlow keys its "retraced again and again" warning on the
-        # function's code, which every Predictor's shares, so Predictors made one after another would set it off.
-        self._many = tf.function(functools.partial(self._outputs),
-                                 input_signature=[tf.TensorSpec((None, *INPUT_SHAPE), tf.float32)])
 
     @functools.cached_property
     def _one(self):
-        """The LiteRT single-image call (``_single_image_call``), converted on first use: a batch-only Predictor never pays for it."""
-        return _single_image_call(self._outputs, self.model, self.classes)
+        """The LiteRT single-image call (``_litert_call``), converted on first use: a batch-only Predictor never pays for it."""
+        run = _litert_call(self._outputs, self.classes, batch=1)
+        return lambda x: tuple(a[0] for a in run(np.reshape(x, (1, *INPUT_SHAPE))))
+
+    @functools.cached_property
+    def _many(self):
+        """The LiteRT call for ``CHUNK`` images on every usable core, converted on first use: a pad never pays for it."""
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        return _litert_call(self._outputs, self.classes, batch=CHUNK, threads=cores or 1)
 
     def warm_up(self) -> Predictor:
         """Convert the model for single drawings now (about half a second, once) and run it once; return self.
@@ -288,13 +293,13 @@ class Predictor:
         return self._values(logits), features
 
     def _raw_batch(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return the model's own logits (N, classes) and features (N, D), by the traced batch call in chunks."""
+        """Return the model's own logits (N, classes) and features (N, D), by the LiteRT batch call in chunks."""
         x = preprocess.to_model_input(x)
-        out = [self._many(tf.constant(x[i:i + CHUNK])) for i in range(0, len(x), CHUNK)]
-        if not out:
+        if not len(x):
             width = self.model.layers[-1].input.shape[-1]
             return np.zeros((0, self.classes), np.float32), np.zeros((0, width), np.float32)
-        return np.concatenate([o[0].numpy() for o in out]), np.concatenate([o[1].numpy() for o in out])
+        out = [self._many(_padded(x[i:i + CHUNK], CHUNK)) for i in range(0, len(x), CHUNK)]
+        return (np.concatenate([o[0] for o in out])[:len(x)], np.concatenate([o[1] for o in out])[:len(x)])
 
     def _raw_one(self, mnist_image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return the logits (classes,) and features (D,) of one MNIST-format image, by the LiteRT single-image call."""
@@ -323,30 +328,38 @@ def _logits_and_features(model: keras.Model):
     return outputs
 
 
-def _single_image_call(outputs, model: keras.Model, classes: int):
-    """Return ``f(x) -> (logits (classes,), features (D,))`` for one image (1, 28, 28, 1) float32, run by LiteRT.
+def _litert_call(outputs, classes: int, *, batch: int, threads: int | None = None):
+    """Return ``f(x) -> (logits (batch, classes), features (batch, D))`` for ``batch`` images (batch, 28, 28, 1), run by LiteRT.
 
     ``outputs`` (``_logits_and_features``) is traced for that one shape, its two results joined into
     one tensor (the converter renames outputs, so one output keeps them apart by position alone),
-    and converted to a LiteRT flatbuffer (about half a second, once), whose interpreter runs it in
-    about a tenth of the time of the traced ``tf.function`` (``benchmarks/run.py`` measures the
-    single-drawing latency). The converter's native log lines are silenced.
+    and converted to a LiteRT flatbuffer (about half a second, once). For one image its interpreter
+    runs in about a tenth of the time of a traced ``tf.function``, and for a batch, on ``threads``
+    cores, in about half (``benchmarks/run.py`` measures both). The converter is not given the model: it
+    then freezes every weight the function reads into the flatbuffer, whereas with the model it kept the
+    weights of layers used as they are (not folded, as in the reference recipe's CNN) as variables, which
+    the interpreter read as garbage (NaN). The converter's native log lines are silenced.
     """
     joined = tf.function(lambda x: tf.concat(outputs(x), axis=-1),
-                         input_signature=[tf.TensorSpec((1, *INPUT_SHAPE), tf.float32)])
+                         input_signature=[tf.TensorSpec((batch, *INPUT_SHAPE), tf.float32)])
     with silenced_stderr_fd():
-        flat = tf.lite.TFLiteConverter.from_concrete_functions([joined.get_concrete_function()], model).convert()
-        interpreter = Interpreter(model_content=flat)
+        flat = tf.lite.TFLiteConverter.from_concrete_functions([joined.get_concrete_function()]).convert()
+        interpreter = Interpreter(model_content=flat, num_threads=threads)
         interpreter.allocate_tensors()
-    image = interpreter.get_input_details()[0]["index"]
+    images = interpreter.get_input_details()[0]["index"]
     [result] = (o["index"] for o in interpreter.get_output_details())
 
     def run(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        interpreter.set_tensor(image, np.asarray(x, np.float32).reshape(1, *INPUT_SHAPE))
+        interpreter.set_tensor(images, np.asarray(x, np.float32))
         interpreter.invoke()
-        both = interpreter.get_tensor(result)[0]
-        return both[:classes], both[classes:]
+        both = interpreter.get_tensor(result)  # a copy: the next call cannot overwrite it
+        return both[:, :classes], both[:, classes:]
     return run
+
+
+def _padded(x: np.ndarray, n: int) -> np.ndarray:
+    """Return ``x`` (k, ...) with zero images appended up to ``n``: the batch call takes a fixed number of images."""
+    return x if len(x) == n else np.concatenate([x, np.zeros((n - len(x), *x.shape[1:]), x.dtype)])
 
 
 def _folded_body(model: keras.Model):

@@ -256,7 +256,7 @@ def test_markdown_report(bench, results):
     assert "| digitlab recipe, 3 seed(s) (mean ± std) | 30 | 99.55% ± 0.04% | 600 s | 20.0 s | 1,100 |" in md
     assert "| reference recipe | 15 | 99.00% | 60 s | 4.0 s | 5,478 |" in md
     assert "| thick | 200 | 40.0% | 85.0% | 97.5% | 98.0% |" in md
-    assert "| `Predictor.predict_batch` (batch norms folded into the convolutions, chunks of 1,024) | **5,000** |" in md
+    assert f"| `Predictor.predict_batch` (LiteRT, batch norms folded into the convolutions, chunks of {predict.CHUNK}) | **5,000** |" in md
     assert "| digitlab: `Predictor.recognise` (the same + the decline rule; turns with `predict`) | shipped | 1.80 | 2.90 " \
            "| 300 |" in md
     assert "| `model.predict(x, batch_size=256)` | 2,500 |" in md and "median of 5 timed passes taking turns" in md

@@ -295,9 +295,27 @@ def test_single_drawings_are_converted_for_on_first_use_or_warm_up(shipped_model
     assert "_one" not in vars(batch_only), "a Predictor used for batches alone converted its model for single drawings"
     warmed = predict.Predictor()
     assert warmed.warm_up() is warmed and "_one" in vars(warmed)
+    assert "_many" not in vars(warmed), "a Predictor used for single drawings alone converted its model for batches"
     one = warmed._one
     warmed.predict_prepared(mnist[1][0][0])
     assert warmed._one is one, "converted again"
+
+
+def test_a_reference_recipe_model_reads_as_keras_does(tmp_path, mnist):
+    # Its layers run unfolded: the LiteRT conversion once kept their weights as variables and read NaN.
+    path = model_lib.save_model(model_lib.build_reference_cnn(), tmp_path / "reference.keras", {})
+    reader, x = predict.Predictor(path), mnist[1][0][:5]
+    expected = model_lib.predict_proba(reader.model, preprocess.to_model_input(x))
+    np.testing.assert_allclose(reader.predict_batch(x), expected, atol=1e-5)
+    np.testing.assert_allclose(reader.predict_prepared(x[0]), expected[0], atol=1e-5)
+
+
+def test_batches_of_any_length_match_keras_row_by_row(predictor, mnist):
+    x = mnist[1][0][:2 * predict.CHUNK + 3]  # two full chunks and a padded one
+    probs = predictor.predict_batch(x)
+    raw = model_lib.predict_proba(predictor.model, preprocess.to_model_input(x))
+    np.testing.assert_allclose(probs, calibration.softmax(np.log(raw), predictor.temperature), atol=1e-4)
+    np.testing.assert_allclose(predictor.predict_batch(x[-3:]), probs[-3:], atol=1e-5)  # padding changes no row
 
 
 def test_predictors_made_one_after_another_do_not_warn_of_retracing(shipped_model, mnist, caplog):
