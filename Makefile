@@ -27,7 +27,7 @@ notebooks: $(STAMP)  ## re-run every notebook for real (about 15 minutes) and ke
 		--ExecutePreprocessor.timeout=-1 --ExecutePreprocessor.store_widget_state=False \
 		--ExecutePreprocessor.record_timing=False $(or $(NB),*.ipynb)
 
-benchmark: $(STAMP)  ## full benchmark (about 35 minutes on an idle 2-core CPU with offline MNIST), writes benchmarks/RESULTS.md
+benchmark: $(STAMP)  ## full benchmark (18-90 minutes on a 2-core CPU with offline MNIST, by its speed), writes benchmarks/RESULTS.md
 	$(BIN)/python benchmarks/run.py
 
 benchmark-quick: $(STAMP)  ## reduced benchmark, a few minutes
