@@ -18,7 +18,7 @@ __version__: str = _version("digitlab")
 
 _SUBMODULES = (
     "config", "data", "preprocess", "metrics", "model", "introspect", "train", "calibration", "predict", "declining",
-    "analysis", "strokes", "style", "pen", "nondigits", "scripts", "transfer", "robustness", "plots", "drawing", "cli",
+    "analysis", "strokes", "style", "pen", "nondigits", "scripts", "transfer", "crossval", "robustness", "plots", "drawing", "cli",
 )
 
 __all__ = ["__version__", *_SUBMODULES]

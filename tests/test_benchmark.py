@@ -809,3 +809,34 @@ def test_scripts_quick_run_end_to_end(osb, monkeypatch, tmp_path, capsys):
     md = (out / "RESULTS.md").read_text()
     assert "## Other scripts (issue 12) (quick run: reduced, not comparable)" in md
     assert "issue-12 targets met" in capsys.readouterr().out
+
+
+# --- benchmarks/writer_folds.py ------------------------------------------------------------------------------
+
+def test_writer_folds_script_passes_the_recipe_and_appends_its_result(monkeypatch, tmp_path, capsys):
+    from digitlab import crossval, train
+
+    spec = importlib.util.spec_from_file_location("benchmark_writer_folds", config.REPO_ROOT / "benchmarks" / "writer_folds.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    calls = []
+
+    def fake(script, **kwargs):
+        calls.append((script, kwargs))
+        folds = (crossval.FoldScore((0, 3), 198, 200), crossval.FoldScore((1, 2), 190, 200))
+        for k, f in enumerate(folds):
+            kwargs["on_fold"](k, f)
+        return crossval.CrossValidation(script, folds)
+
+    monkeypatch.setattr(crossval, "cross_validate", fake)
+    out = tmp_path / "wf.jsonl"
+    for argv in (["tibetan", "--folds", "2", "--out", str(out)],
+                 ["tibetan", "--from-scratch", "--elastic", "2", "--epochs", "60", "--out", str(out)]):
+        assert module.main(argv) == 0
+    (_, first), (_, second) = calls
+    assert first["init"] == str(config.SHIPPED_MODEL) and first["augmentation"] is None and first["folds"] == 2
+    assert second["init"] is None and second["epochs"] == 60 and second["augmentation"] == train.Augmentation(elastic=2.0)
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["right"] for line in lines] == [388, 388] and lines[1]["per_fold"] == [198, 190]
+    assert lines[1]["recipe"]["elastic"] == 2.0 and lines[1]["recipe"]["init"] is None
+    assert "388 of 400 held-out digits right (97.00%)" in capsys.readouterr().out
