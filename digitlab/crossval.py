@@ -60,10 +60,9 @@ def writer_folds(script: str, rows: int, folds: int, *, seed: int = 0) -> list[n
     as ``scripts.split_test`` reads it; the writers are shuffled by ``seed`` and dealt into folds
     of as equal a size as they allow. Every row is in exactly one fold.
     """
-    s = scripts.get(script)
-    if not s.block_rows:
+    writers = scripts.block_writers(script, rows)
+    if writers is None:
         raise ValueError(f"{script}: its set records no writers or sheets, so it cannot be cross-validated by writer")
-    writers = np.arange(rows) // s.block_rows
     count = int(writers.max()) + 1 if rows else 0
     if not 2 <= folds <= count:
         raise ValueError(f"folds must be between 2 and the {count} writers of {script}'s training part, got {folds}")
@@ -83,14 +82,14 @@ def cross_validate(
     """
     (x, y), _ = scripts.load_digits(script, data_path)
     masks = writer_folds(script, len(y), folds, seed=fold_seed)
-    block = scripts.get(script).block_rows
+    writers = scripts.block_writers(script, len(y))
     scores = []
     with tempfile.TemporaryDirectory(prefix="digitlab-crossval-") as tmp:
         for k, held in enumerate(masks):
             path = Path(tmp) / f"{script}.npz"
             np.savez(path, x_train=x[~held], y_train=y[~held], x_test=x[held], y_test=y[held])
             card = train.train(script=script, data_path=path, verbose=0, **recipe).card
-            score = FoldScore(tuple(np.unique(np.flatnonzero(held) // block).tolist()),
+            score = FoldScore(tuple(np.unique(writers[held]).tolist()),
                               card["test_images"] - card["test_errors"], card["test_images"])
             scores.append(score)
             if on_fold is not None:

@@ -36,7 +36,7 @@ from digitlab.data import DataError, Split
 from digitlab.files import ModelFileError, atomic_path, check_model_path
 
 __all__ = [
-    "RAW_URL", "TEST_FRACTION", "RawFile", "Script", "REGISTRY", "SCRIPTS", "get", "load_digits", "find_digits",
+    "RAW_URL", "TEST_FRACTION", "RawFile", "Script", "REGISTRY", "SCRIPTS", "get", "block_writers", "load_digits", "find_digits",
     "given_digits_source", "default_digits_path", "read_digits", "split_test", "download_digits", "convert",
     "git_blob_sha1", "ANY", "check_name", "ModelData", "model_data", "take_per_class", "card_script", "check_trained_on",
     "find_model",
@@ -396,12 +396,18 @@ def split_test(
     """
     s = get(script)
     data.check_held_out_share(test_fraction, "test_fraction")
-    if groups is None and s.block_rows:
-        groups = np.arange(len(y)) // s.block_rows
+    if groups is None:
+        groups = block_writers(s, len(y))
     if groups is None:
         return data.train_val_split(x, y, val_fraction=test_fraction, seed=seed)
     test = _held_out(np.asarray(groups), np.asarray(y), test_fraction, seed)
     return (x[~test], y[~test]), (x[test], y[test])
+
+
+def block_writers(script: str | Script, rows: int) -> np.ndarray | None:
+    """Return the writer (or sheet) of each of ``rows`` rows of a file that runs writer by writer in ``block_rows``; None if not."""
+    rows_each = get(script).block_rows
+    return np.arange(rows) // rows_each if rows_each else None
 
 
 def _held_out(groups: np.ndarray, y: np.ndarray, fraction: float, seed: int, *, tries: int = 200) -> np.ndarray:
