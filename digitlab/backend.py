@@ -8,12 +8,13 @@ break the CLI's one-line error messages. The modules that need TensorFlow import
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from types import ModuleType
 from typing import Iterator
 
-__all__ = ["silenced_stderr_fd", "tensorflow"]
+__all__ = ["quiet_logger", "silenced_stderr_fd", "tensorflow"]
 
 
 @contextlib.contextmanager
@@ -29,6 +30,23 @@ def silenced_stderr_fd() -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+@contextlib.contextmanager
+def quiet_logger(name: str) -> Iterator[None]:
+    """Drop Python logger ``name``'s records below ERROR inside the block.
+
+    ``silenced_stderr_fd`` does not reach a logging handler that writes to a Python stream: in a
+    notebook, ``sys.stderr`` is the kernel's stream, not file descriptor 2, so a library's deprecation
+    warning would land in every cell that builds a ``Predictor``.
+    """
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def tensorflow() -> ModuleType:

@@ -23,7 +23,7 @@ import functools
 import os
 from dataclasses import dataclass
 
-from digitlab.backend import silenced_stderr_fd, tensorflow as _load_tensorflow
+from digitlab.backend import quiet_logger, silenced_stderr_fd, tensorflow as _load_tensorflow
 
 _load_tensorflow()  # before keras, so TensorFlow's native start-up lines stay silent
 
@@ -338,11 +338,11 @@ def _litert_call(outputs, classes: int, *, batch: int, threads: int | None = Non
     cores, in about half (``benchmarks/run.py`` measures both). The converter is not given the model: it
     then freezes every weight the function reads into the flatbuffer, whereas with the model it kept the
     weights of layers used as they are (not folded, as in the reference recipe's CNN) as variables, which
-    the interpreter read as garbage (NaN). The converter's native log lines are silenced.
+    the interpreter read as garbage (NaN). The converter's native log lines and its Python warning are silenced.
     """
     joined = tf.function(lambda x: tf.concat(outputs(x), axis=-1),
                          input_signature=[tf.TensorSpec((batch, *INPUT_SHAPE), tf.float32)])
-    with silenced_stderr_fd():
+    with silenced_stderr_fd(), quiet_logger("absl"):  # absl: the converter's deprecation warning, every call
         flat = tf.lite.TFLiteConverter.from_concrete_functions([joined.get_concrete_function()]).convert()
         interpreter = Interpreter(model_content=flat, num_threads=threads)
         interpreter.allocate_tensors()

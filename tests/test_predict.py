@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -323,3 +324,11 @@ def test_predictors_made_one_after_another_do_not_warn_of_retracing(shipped_mode
         for _ in range(6):
             predict.Predictor().predict_batch(mnist[1][0][:2])
     assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+
+
+def test_converting_for_litert_logs_no_warning(shipped_model, mnist, caplog):
+    # In a notebook, Python warnings reach the cell's output: the converter's deprecation notice did, every time.
+    with caplog.at_level(logging.WARNING):
+        predict.Predictor(shipped_model).predict_batch(mnist[1][0][:3])
+    assert not [r for r in caplog.records if r.name == "absl"], caplog.text
+    assert logging.getLogger("absl").level == logging.NOTSET  # put back as it was
