@@ -16,16 +16,16 @@ colliding glyphs.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from digitlab import analysis, config, scripts, train
+from digitlab.backend import quiet_logger
 from digitlab.files import check_model_path
 from digitlab.predict import Predictor
 
@@ -297,17 +297,10 @@ def cross_script_mistakes(
     return found
 
 
-@contextlib.contextmanager
-def _one_model_after_another() -> Iterator[None]:
+def _one_model_after_another() -> contextlib.AbstractContextManager[None]:
     """Hold back TensorFlow's warning about functions traced again and again while models are built in a loop.
 
     Every new model traces its own training functions from Keras's same code, which TensorFlow
     takes for a function retraced in a loop; here that is the intent, not a slip.
     """
-    logger = logging.getLogger("tensorflow")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+    return quiet_logger("tensorflow")
