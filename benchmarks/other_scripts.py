@@ -181,20 +181,26 @@ def western_numbers(predictor: predict.Predictor, x: np.ndarray, y: np.ndarray, 
 
     ``read_right``: the most probable digit is the value the glyph means (``transfer.reading_table``'s
     number); ``sure_and_wrong``: wrong with at least ``sure`` probability; ``declined``: declined
-    by the card's rule from the image's scores, as ``recognise`` declines an image with ink
-    (``calibration.Scores``; the extent is not known in MNIST format, and these digits fill it);
-    None for a model without calibration; ``named_wrong``: neither read right nor declined.
+    by the card's rule from the image's scores or by its script guard, as ``recognise`` declines an
+    image with ink (``calibration.Scores``, ``Predictor.guard_declines``; the extent is not known in
+    MNIST format, and these digits fill it), of which ``another_script`` by the guard alone (None
+    without one); None for a model without calibration; ``named_wrong``: neither read right nor declined.
     """
     logits, features = predictor.logits_and_features(x)
     probs = calibration.softmax(logits, predictor.temperature)
     wrong = probs.argmax(axis=1) != np.asarray(y)
-    declined = None
+    declined = guarded = None
     if predictor.rule is not None:
         declined = calibration.Scores.of(logits, features, predictor.gaussians, predictor.temperature).declined(
             predictor.rule)
+        guarded = predictor.guard_declines(x, probs.argmax(axis=1))
+        if guarded is not None:
+            guarded = guarded & ~declined
+            declined = declined | guarded
     return {"images": len(y), "read_right": float(1 - wrong.mean()),
             "sure_and_wrong": float(np.mean(wrong & (probs.max(axis=1) >= sure))),
             "declined": None if declined is None else float(declined.mean()),
+            "another_script": None if guarded is None else float(guarded.mean()),
             "named_wrong": float(np.mean(wrong if declined is None else wrong & ~declined))}
 
 

@@ -862,14 +862,16 @@ def _efficiency_md(curves: dict, plan: dict) -> str:
 def _western_md(sets: dict, model: dict) -> str:
     rows = [(scripts.get(name).display_name, f"{w['images']:,}", _percent(w["read_right"], "{:.1%}"),
              _percent(w["sure_and_wrong"], "{:.1%}"), _percent(w["declined"], "{:.1%}"),
-             _percent(w["named_wrong"], "{:.1%}")) for name, w in sets.items()]
+             _percent(w.get("another_script"), "{:.1%}"), _percent(w["named_wrong"], "{:.1%}"))
+            for name, w in sets.items()]
     return ("### The Western model on other scripts' digits\n\nThe shipped MNIST model (`" + model["path"] + "`), as "
             "the pad set to Western digits reads a digit of another script: \"read right\" names the value the digit "
             "means; \"declined\" by its card's rule (not a digit, unsure; as `recognise` declines, from each image's "
-            "scores); \"named a wrong digit\": neither read right nor declined, what a user would be told wrongly. "
-            "Reported, no target.\n\n"
+            "scores) or by its script guard (`digitlab.guard`: the any-script model reads the drawing as another "
+            "script's digit of another value), of which \"as another script\" by the guard; \"named a wrong "
+            "digit\": neither read right nor declined, what a user would be told wrongly. Reported, no target.\n\n"
             + markdown_table(["script", "test images", "read right", f"wrong and >= {model['sure']:.0%} sure",
-                              "declined", "named a wrong digit"], rows))
+                              "declined", "as another script", "named a wrong digit"], rows))
 
 
 def _any_script_md(a: dict) -> str:

@@ -376,11 +376,14 @@ def _calibrate(args: argparse.Namespace) -> int:
 def _calibrate_model(model: Path | None, *, script: str, data_path: Path | None, pen_path: Path | None, use_pen: bool,
                      temperature_on: tuple[str, ...]) -> None:
     """Calibrate ``model`` (``calibration.calibrate``), store it beside the model and print what was fitted."""
-    from digitlab import calibration, predict
+    from digitlab import calibration, guard, predict, scripts
 
     predictor = predict.Predictor(model, script=script, calibrated=False)
     sets = calibration.calibration_data(predictor.card, data_path, pen_path=pen_path, use_pen=use_pen)
     section, gaussians = calibration.calibrate(predictor, sets, temperature_on=temperature_on)
+    reader = None if script == scripts.ANY else _any_script_reader()
+    if reader is not None:
+        section["script_guard"] = guard.fit(predictor, reader, sets)
     card = calibration.write_calibration(predictor.model_path, section, gaussians)
     decline = section["decline"]
     print(f"calibrated {predictor.model_path}: temperature {section['temperature']:.3f} "
@@ -391,7 +394,30 @@ def _calibrate_model(model: Path | None, *, script: str, data_path: Path | None,
               f"of {v['images']}{lost} (budget {decline['budgets'][name]:.2%})")
     print(f"  not a digit: distance > {decline['max_distance']:.1f} or uniformity > {decline['max_uniformity']:.3f}; "
           f"unsure: top-two gap < {decline['min_gap']:.3f}; too small: ink < {decline['min_extent']:.0%} of the image")
+    if script != scripts.ANY:
+        _print_guard(section.get("script_guard"))
     print(f"  wrote {card} and {calibration.ood_path(predictor.model_path)} (calibrating writes only these, not the model file)")
+
+
+def _print_guard(section: dict | None) -> None:
+    """Print a one-script model's script guard as calibrated (or that it has none)."""
+    if section is None:
+        print("  no script guard: it needs the shipped any-script model, calibrated")
+        return
+    lost = ", ".join(f"{k} {v['right_lost']:.2%} of {v['images']}" for k, v in section["validation"].items())
+    print(f"  script guard ({section['model']}): declines as another script from {section['threshold']:.3f} of the "
+          f"any-script model's belief there (right answers turned away on validation: {lost})")
+
+
+def _any_script_reader():
+    """Return the calibrated shipped any-script Predictor for a one-script model's script guard, or None if there is none."""
+    from digitlab import model as model_lib, predict, scripts
+
+    try:
+        reader = predict.Predictor(script=scripts.ANY)
+    except model_lib.ModelFileError:
+        return None
+    return reader if reader.calibration else None
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -446,6 +472,8 @@ def _print_recognition(path: Path, r, as_json: bool, any_script: bool = False) -
     elif r.candidates:
         first, second = (scripts.written(d, r.script) for d in r.candidates)
         answer = f"not sure: {first} or {second}?"
+    elif r.looks_like():
+        answer = f"that looks like {r.looks_like()} ({r.reason}: choose it with --script {r.runner_up[0]})"
     else:
         answer = f"that doesn't look like a digit ({r.reason})"
     if any_script and r.digit is not None:

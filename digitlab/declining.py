@@ -5,8 +5,9 @@
 non-digits, all in MNIST format, and returns a ``DeclineReport``:
 
 - for each set of real digits: accuracy, the 15-bin ECE of the top class before (T = 1) and
-  after the card's temperature, the share the card's rule declines, and the share read right
-  (right and not declined: a decline counts as wrong);
+  after the card's temperature, the share the card's rule declines (with a one-script model's
+  script guard, ``digitlab.guard``, when its card has one), and the share read right (right and
+  not declined: a decline counts as wrong);
 - for the non-digits: the share the rule declines, overall, by kind and by reason;
 - for four not-a-digit scores (the energy of the logits, a baseline; the uniformity of their
   softmax and the Mahalanobis distance of the features, which the rule reads; and
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Protocol
 
 import numpy as np
 
-from digitlab import calibration
+from digitlab import calibration, guard
 from digitlab.config import IMAGE_SIZE
 
 if TYPE_CHECKING:  # TensorFlow is loaded by predict, and only a type is wanted here
@@ -47,8 +48,8 @@ __all__ = ["SHARES", "SCORES", "REASONS", "CalibratedPredictor", "DigitSetReport
 SHARES = (0.01, 0.02, 0.05)
 #: The not-a-digit scores compared, each higher for less digit-like images.
 SCORES = ("energy", "uniformity", "distance", "combined")
-#: Why the rule declines an image with ink (``DeclineRule.reasons``), in its order.
-REASONS = ("too small", "not a digit", "unsure")
+#: Why the rule declines an image with ink (``DeclineRule.reasons``), in its order, then the script guard's reason.
+REASONS = ("too small", "not a digit", "unsure", guard.REASON)
 
 
 class CalibratedPredictor(Protocol):
@@ -59,6 +60,8 @@ class CalibratedPredictor(Protocol):
     gaussians: calibration.ClassGaussians | None
 
     def logits_and_features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def guard_declines(self, x: np.ndarray, read: np.ndarray) -> np.ndarray | None: ...
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ class DigitSetReport:
     ece_after: float
     """The same at the card's temperature: the probabilities the ``Predictor`` gives."""
     declined: float
-    """Share the rule declines by its scores ("not a digit" or "unsure"; see the module docstring)."""
+    """Share the rule declines by its scores ("not a digit" or "unsure"; see the module docstring) or its script guard declines."""
     read_right: float
     """Share read right and not declined."""
 
@@ -191,10 +194,13 @@ def decline_report(
         raise ValueError("need at least one non-digit, and as many kinds (and extents, if given) as images")
     raw = {name: predictor.logits_and_features(x) for name, (x, _) in digits.items()}
     scores = {name: calibration.Scores.of(*out, gaussians, temperature) for name, out in raw.items()}
-    sets = {name: _digit_set(raw[name][0], labels, scores[name].declined(rule), temperature)
-            for name, (_, labels) in digits.items()}
-    other = calibration.Scores.of(*predictor.logits_and_features(nondigit_images), gaussians, temperature)
-    reasons = rule.reasons(other.distance, other.uniformity, other.gap, nondigit_extents)
+    sets = {name: _digit_set(raw[name][0], labels, scores[name].declined(rule) | _guarded(predictor, x, raw[name][0]),
+                             temperature)
+            for name, (x, labels) in digits.items()}
+    other_raw = predictor.logits_and_features(nondigit_images)
+    other = calibration.Scores.of(*other_raw, gaussians, temperature)
+    reasons = rule.reasons(other.distance, other.uniformity, other.gap, nondigit_extents).astype(object)
+    reasons[(reasons == "") & _guarded(predictor, nondigit_images, other_raw[0])] = guard.REASON
     declined = reasons != ""
     reference, theirs = not_a_digit_scores(scores[against], rule), not_a_digit_scores(other, rule)
     return DeclineReport(
@@ -207,6 +213,12 @@ def decline_report(
                                   {s: calibration.declined_at(reference[name], theirs[name], s) for s in SHARES})
                 for name in SCORES},
     )
+
+
+def _guarded(predictor: CalibratedPredictor, x: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """Return which images ``x`` (with these raw ``logits``) the predictor's script guard declines: none without a guard."""
+    declined = predictor.guard_declines(x, logits.argmax(axis=1))
+    return np.zeros(len(x), bool) if declined is None else np.asarray(declined, bool)
 
 
 def _rule_and_gaussians(predictor: CalibratedPredictor) -> tuple[calibration.DeclineRule, calibration.ClassGaussians]:

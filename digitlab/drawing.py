@@ -98,8 +98,9 @@ def describe(recognition: Recognition | None, *, any_script: bool = False) -> An
     "blank": "draw a digit" (also when ``recognise`` found no ink); "digit": the digit, noted
     with its calibrated confidence ("98% sure"); "unsure": "not sure: 4 or 9?", noted with the
     two probabilities; "declined": "that doesn't look like a digit", noted with ``recognise``'s
-    reason ("not a digit", "too small", "only noise"...). Four, so that "I drew nothing",
-    "it cannot tell which" and "it is not a digit" never look alike. Digits are written as
+    reason ("not a digit", "too small", "only noise"...), or, when the script guard declined it,
+    "that looks like Kannada ೭ = 7", noted "another script: choose Kannada to read it". Four, so
+    that "I drew nothing", "it cannot tell which" and "it is not a digit" never look alike. Digits are written as
     ``scripts.written`` writes them in the script read: ``7``, or ``೭ = 7``. With ``any_script``
     (the any-script model) a digit's note also names the script read and a runner-up reading in
     another script ("Arabic, 80% sure; or 0 Western, 15%?").
@@ -120,6 +121,9 @@ def describe(recognition: Recognition | None, *, any_script: bool = False) -> An
         p = recognition.probabilities
         return Answer("unsure", f"not sure: {written(first)} or {written(second)}?",
                       f"{first}: {_percent(p[first])}, {second}: {_percent(p[second])}")
+    if recognition.looks_like():
+        return Answer("declined", f"that looks like {recognition.looks_like()}",
+                      f"{recognition.reason}: choose {scripts.short_name(recognition.runner_up[0])} to read it")
     return Answer("declined", "that doesn't look like a digit", recognition.reason)
 
 

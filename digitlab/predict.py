@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 
-from digitlab import calibration, data, model as model_lib, preprocess, scripts  # noqa: E402
+from digitlab import calibration, data, guard as guard_lib, model as model_lib, preprocess, scripts  # noqa: E402
 from digitlab.config import IMAGE_SIZE, INPUT_SHAPE, NUM_CLASSES  # noqa: E402
 
 __all__ = ["CHUNK", "REASONS", "RUNNER_UP", "Reading", "Recognition", "Predictor"]
@@ -41,7 +41,8 @@ __all__ = ["CHUNK", "REASONS", "RUNNER_UP", "Reading", "Recognition", "Predictor
 #: with less padding for a small batch.
 CHUNK = 64
 #: Why ``recognise`` declines: the reasons it gives (an unsure one names its two digits).
-REASONS = ("blank", "only noise", "only a shadow", "too small", "not a digit", "unsure between a and b")
+REASONS = ("blank", "only noise", "only a shadow", "too small", "not a digit", "unsure between a and b",
+           guard_lib.REASON)
 #: The any-script model names a reading of another script as runner-up from this probability on.
 RUNNER_UP = 0.05
 #: ``preprocess.NoInkError.reason`` -> the reason ``recognise`` gives for a page without ink.
@@ -89,7 +90,8 @@ class Recognition:
     """The script it read the image as (``scripts.SCRIPTS``): for a one-script model, that script."""
     runner_up: tuple[str, int, float] | None = None
     """The any-script model's best reading in another script (script, digit, probability), when at
-    least ``RUNNER_UP`` probable: an Arabic 5 that could be a Western 0. None otherwise."""
+    least ``RUNNER_UP`` probable: an Arabic 5 that could be a Western 0. Declined as "another script"
+    by a one-script model's guard: that reading, with the probability of every other script. None otherwise."""
 
     @property
     def declined(self) -> bool:
@@ -103,6 +105,13 @@ class Recognition:
         other, digit, p = self.runner_up
         return f"{scripts.written(digit, other)} {scripts.short_name(other)}, {p:.0%}"
 
+    def looks_like(self) -> str:
+        """Return what the script guard took a drawing it declined for, e.g. ``Kannada ೭ = 7`` ("" unless declined so)."""
+        if self.reason != guard_lib.REASON or self.runner_up is None:
+            return ""
+        other, digit, _ = self.runner_up
+        return f"{scripts.short_name(other)} {scripts.written(digit, other)}"
+
 
 class Predictor:
     """Loads a model once and predicts digits from raw images or MNIST-format batches.
@@ -113,7 +122,8 @@ class Predictor:
     takes that script's shipped model (``scripts.find_model``: a missing one is a ModelFileError
     saying how to train it), and the model's card must say it reads that script (cards that name
     none are MNIST's, Western). ``calibrated`` (default True) applies the card's ``calibration`` (a
-    temperature, and the decline rules with ``NAME.ood.json``) when present; False gives the
+    temperature, the decline rules with ``NAME.ood.json``, and for a one-script model the script
+    guard, ``digitlab.guard``, with the shipped any-script model) when present; False gives the
     model's own outputs.
     """
 
@@ -130,6 +140,7 @@ class Predictor:
         self.calibration: dict = self.card.get("calibration", {}) if calibrated else {}
         self.temperature = float(self.calibration.get("temperature", 1.0))
         self.rule, self.gaussians = self._decline_rule()
+        self.guard_rule: dict | None = self.calibration.get("script_guard") if self.script != scripts.ANY else None
         self.classes = int(self.model.output_shape[-1])
         self._outputs = _logits_and_features(self.model)
 
@@ -152,7 +163,40 @@ class Predictor:
         given or loads, rather than making the first stroke wait.
         """
         self.predict_prepared(np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32))
+        if self.guard is not None:
+            self.guard.warm_up()
         return self
+
+    @functools.cached_property
+    def guard(self) -> Predictor | None:
+        """The any-script model the card's ``script_guard`` names (None: no guard), loaded on first use.
+
+        It is the shipped any-script model, and must be the very file the guard was calibrated
+        with: another would move the threshold's meaning (ModelFileError saying to calibrate again).
+        """
+        if self.guard_rule is None:
+            return None
+        path = scripts.find_model(scripts.ANY)
+        if data.sha256(path) != self.guard_rule["sha256"]:
+            raise model_lib.ModelFileError(f"{path}: not the any-script model the card of {self.model_path.name} "
+                                           "calibrated its script guard with (run `python -m digitlab calibrate` again)")
+        return Predictor(path, script=scripts.ANY)
+
+    def foreign(self, x: np.ndarray) -> guard_lib.Foreign | None:
+        """Return the guard's reading of MNIST-format images ``x`` outside this model's script (None: no guard)."""
+        return None if self.guard is None else self._foreign_of(self.guard.class_logits(x))
+
+    def guard_declines(self, x: np.ndarray, read: np.ndarray) -> np.ndarray | None:
+        """Return which MNIST-format images ``x``, read as digits ``read``, the script guard declines (None: no guard).
+
+        What ``recognise`` declines as "another script" when nothing else declined the image first.
+        """
+        foreign = self.foreign(x)
+        return None if foreign is None else guard_lib.declines(foreign, read, self.guard_rule["threshold"])
+
+    def _foreign_of(self, guard_logits: np.ndarray) -> guard_lib.Foreign:
+        """Return ``guard.foreign_readings`` of the guard's (N, 60) logits, calibrated by its temperature."""
+        return guard_lib.foreign_readings(calibration.softmax(guard_logits, self.guard.temperature), self.script)
 
     def _decline_rule(self) -> tuple[calibration.DeclineRule | None, calibration.ClassGaussians | None]:
         """Return the card's decline rule and the Gaussians beside the model, or (None, None) if uncalibrated."""
@@ -187,8 +231,10 @@ class Predictor:
         "too small" (the ink spans less than the rule's ``min_extent`` of the image, unless it reads
         as the zero of a script whose zero is a dot, ``Script.dot_zero``), "not a
         digit" (its features lie far from every digit's, ``ClassGaussians``, or its logits'
-        softmax is nearly flat, ``calibration.uniformity``) and "unsure between a and b" (the two
-        most probable digits are close). An uncalibrated model (no ``calibration`` in its card)
+        softmax is nearly flat, ``calibration.uniformity``), "unsure between a and b" (the two
+        most probable digits are close) and, for a one-script model with a script guard, "another
+        script" (``digitlab.guard``: the any-script model reads another script's digit of another
+        value; ``runner_up`` names it). An uncalibrated model (no ``calibration`` in its card)
         declines only blank images.
         """
         try:
@@ -214,6 +260,11 @@ class Predictor:
             reason = str(self.rule.reasons(distance, flat, probs[first] - probs[second], None if dot else extent)[0]) or None
             if reason == "unsure":
                 reason, candidates = f"unsure between {first} and {second}", (first, second)
+        if reason is None and self.guard is not None:
+            foreign = self._foreign_of(self.guard._raw_one(mnist_image)[0][None])
+            if guard_lib.declines(foreign, np.array([first]), self.guard_rule["threshold"])[0]:
+                reason = guard_lib.REASON
+                runner_up = (str(foreign.script[0]), int(foreign.digit[0]), float(foreign.p_other[0]))
         return Recognition(None if reason else first, float(probs[first]), probs, reason, mnist_image, candidates,
                            distance, float(extent), script=script, runner_up=runner_up)
 

@@ -451,3 +451,19 @@ def test_predict_with_the_any_script_model_names_the_script_it_reads(kannada_fil
         answer = json.loads(line)
         assert answer["script"] in scripts.SCRIPTS and len(answer["probabilities"]) == 10
         assert answer["runner_up"] is None or answer["runner_up"]["script"] != answer["script"]
+
+
+@pytest.mark.slow
+def test_predict_on_the_western_model_names_a_kannada_digit_it_declines(tmp_path):
+    from digitlab import guard, predict
+
+    x, _ = scripts.load_digits("kannada")[1]
+    predictor = predict.Predictor()
+    guarded = next(i for i in range(200) if predictor.recognise(255 - np.kron(x[i], np.ones((8, 8), np.uint8))).reason
+                   == guard.REASON)
+    path = tmp_path / "kannada.png"
+    Image.fromarray(255 - np.kron(x[guarded], np.ones((8, 8), np.uint8))).save(path)
+    line = run("predict", str(path)).stdout.strip()
+    assert re.search(r": that looks like \w+ \S+ = \d \(another script: choose it with --script \w+\)   \(", line), line
+    answer = json.loads(run("predict", "--json", str(path)).stdout)
+    assert answer["digit"] is None and answer["reason"] == guard.REASON and answer["runner_up"]["script"] != "western"

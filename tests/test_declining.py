@@ -26,9 +26,15 @@ def logits_for(digit: int, top: float, second: float | None = None, runner_up: i
 class StandIn:
     """A calibrated predictor whose outputs are looked up: pixel (0, 0) of an image is its row in the tables."""
 
-    def __init__(self, logits, features, temperature: float = 2.0, rule=RULE, gaussians=GAUSSIANS):
+    def __init__(self, logits, features, temperature: float = 2.0, rule=RULE, gaussians=GAUSSIANS, guarded=None):
         self.logits, self.features = np.asarray(logits, np.float64), np.asarray(features, np.float32)
         self.temperature, self.rule, self.gaussians = temperature, rule, gaussians
+        self.guarded = guarded  # the rows a script guard declines (None: no guard)
+
+    def guard_declines(self, x: np.ndarray, read: np.ndarray) -> np.ndarray | None:
+        rows = np.asarray(x)[:, 0, 0].astype(int)
+        assert list(read) == list(self.logits[rows].argmax(axis=1))  # the guard is told what the model read
+        return None if self.guarded is None else np.isin(rows, list(self.guarded))
 
     def logits_and_features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows = np.asarray(x)[:, 0, 0].astype(int)
@@ -81,13 +87,21 @@ def test_non_digits_are_declined_by_the_stored_rule_by_kind_and_reason(stand_in)
     r = report(stand_in)  # row 6 far (distance 25), row 7 flat, row 8 digit-like, row 9 torn
     assert (r.nondigits, r.nondigits_declined, r.too_small_counted) == (4, 0.75, False)
     assert r.by_kind == {"dots": 1.0, "letters": 0.5}
-    assert r.by_reason == {"too small": 0.0, "not a digit": 0.5, "unsure": 0.25}
+    assert r.by_reason == {"too small": 0.0, "not a digit": 0.5, "unsure": 0.25, "another script": 0.0}
+
+
+def test_a_script_guard_declines_on_top_of_the_rule():
+    r = report(StandIn(LOGITS, FEATURES, guarded={4, 5, 8}))  # the confident mistake, the torn 7/8, the digit-like mark
+    assert r.digits["pen"].declined == pytest.approx(2 / 6) and r.digits["pen"].read_right == pytest.approx(4 / 6)
+    assert r.nondigits_declined == 1.0
+    assert r.by_reason == {"too small": 0.0, "not a digit": 0.5, "unsure": 0.25, "another script": 0.25}
 
 
 def test_too_small_counts_only_when_the_extents_are_given(stand_in):
     r = report(stand_in, nondigit_extents=np.array([0.5, 0.5, 0.1, 0.05]))  # the digit-like one and the torn one: small
     assert r.too_small_counted and r.nondigits_declined == 1.0 and r.by_kind == {"dots": 1.0, "letters": 1.0}
-    assert r.by_reason == {"too small": 0.5, "not a digit": 0.5, "unsure": 0.0}  # the rule's order: size first
+    assert r.by_reason == {"too small": 0.5, "not a digit": 0.5, "unsure": 0.0,  # the rule's order: size first
+                           "another script": 0.0}
 
 
 def test_the_combined_score_is_above_zero_exactly_where_the_rule_says_not_a_digit():

@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from digitlab import config, preprocess, scripts  # noqa: E402
+from digitlab import config, guard, preprocess, scripts  # noqa: E402
 from digitlab.drawing import (  # noqa: E402
     COLOURS, STATES, Answer, DrawingPad, describe, plot_recognitions, probability_bars_html, recognition_html,
 )
@@ -485,3 +485,12 @@ def test_any_script_mode_without_its_model_is_said_and_the_pad_stays(monkeypatch
     [message] = pad.output.outputs
     assert "Any script's digits cannot be read yet: no any-script model at" in message["text"]
     assert pad.script == "western"
+
+
+def test_a_digit_of_another_script_on_a_one_script_pad_is_named_with_the_script_to_choose():
+    kannada_7 = Recognition(None, 0.9, np.eye(10, dtype=np.float32)[1], guard.REASON, np.zeros((28, 28), np.float32),
+                            runner_up=("kannada", 7, 0.998))
+    assert describe(kannada_7) == Answer("declined", "that looks like Kannada ೭ = 7",
+                                         "another script: choose Kannada to read it")
+    assert describe(Recognition(None, 0.9, kannada_7.probabilities, "not a digit", kannada_7.mnist_image,
+                                runner_up=("kannada", 7, 0.998))).headline == "that doesn't look like a digit"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlab import calibration, data, model as model_lib, predict, preprocess, robustness, scripts, strokes
+from digitlab import calibration, data, guard, model as model_lib, predict, preprocess, robustness, scripts, strokes
 
 import keras  # noqa: E402 - after digitlab, which quiets TensorFlow's start-up
 import tensorflow as tf  # noqa: E402
@@ -332,3 +332,53 @@ def test_converting_for_litert_logs_no_warning(shipped_model, mnist, caplog):
         predict.Predictor(shipped_model).predict_batch(mnist[1][0][:3])
     assert not [r for r in caplog.records if r.name == "absl"], caplog.text
     assert logging.getLogger("absl").level == logging.NOTSET  # put back as it was
+
+
+@pytest.fixture(scope="module")
+def kannada_drawings():
+    """Kannada test digits drawn dark on light at ten times their size, as a page or canvas would hold them."""
+    _, (x, y) = scripts.load_digits("kannada")
+    return [255 - np.kron(d, np.ones((10, 10), np.uint8)) for d in x[:120]], y[:120]
+
+
+def test_the_western_pad_declines_kannada_digits_as_another_script(predictor, kannada_drawings):
+    drawings, labels = kannada_drawings
+    got = [predictor.recognise(d) for d in drawings]
+    guarded = [r for r in got if r.reason == guard.REASON]
+    wrong = np.array([r.probabilities.argmax() for r in got]) != labels
+    named, turned_away = (np.array([r.digit is not None for r in got]), np.array([r.reason == guard.REASON for r in got]))
+    assert np.sum(named & wrong) <= 0.6 * np.sum((named | turned_away) & wrong)  # 15 against 31 when written
+    assert all(r.digit is None and r.runner_up[0] != "western" and r.runner_up[2] >= predictor.guard_rule["threshold"]
+               for r in guarded)
+    assert sum(r.runner_up[0] == "kannada" for r in guarded) >= 0.8 * len(guarded)
+    assert guarded[0].looks_like().startswith(scripts.short_name(guarded[0].runner_up[0]) + " ")
+    # recognise's guard and the batch path's agree on what recognise saw
+    seen, read = np.stack([r.mnist_image for r in got]), np.array([r.probabilities.argmax() for r in got])
+    batch = predictor.guard_declines(seen, read)
+    assert all(batch[i] for i, r in enumerate(got) if r.reason == guard.REASON)
+    assert not any(batch[i] for i, r in enumerate(got) if r.reason is None)
+
+
+def test_the_guard_leaves_western_digits_read(predictor, mnist):
+    x, y = mnist[1]
+    declined = predictor.guard_declines(x[:2000], predictor.predict_batch(x[:2000]).argmax(1))
+    assert declined.sum() <= 3  # 5 of the 10,000 test digits on the benchmark
+    assert predictor.recognise(255 - np.kron(x[0], np.ones((10, 10), np.uint8))).digit == y[0]
+
+
+def test_a_guard_calibrated_with_another_any_script_model_is_refused(tmp_path, shipped_model):
+    import shutil
+
+    for src in (shipped_model, calibration.ood_path(shipped_model)):
+        shutil.copy(src, tmp_path / src.name)
+    card = model_lib.read_card(shipped_model)
+    card["calibration"]["script_guard"]["sha256"] = "0" * 64
+    (tmp_path / model_lib.card_path(shipped_model).name).write_text(json.dumps(card))
+    copy = predict.Predictor(tmp_path / shipped_model.name)  # the guard loads on first use: the pad's warm-up
+    with pytest.raises(model_lib.ModelFileError, match="not the any-script model .* calibrate` again"):
+        copy.warm_up()
+
+
+def test_without_calibration_there_is_no_guard(shipped_model, mnist):
+    raw = predict.Predictor(calibrated=False)
+    assert raw.guard is None and raw.guard_declines(mnist[1][0][:3], np.zeros(3, int)) is None
