@@ -54,6 +54,7 @@ from digitlab.files import atomic_path, check_model_path, read_json, write_json_
 __all__ = [
     "NAMES", "GOALS", "MAX_SIZE_MB", "ANY_MIX_GOAL", "ANY_MNIST_GOAL", "ECE_BINS", "Plan", "FULL", "QUICK",
     "script_test_sets", "data_numbers", "pad_sample", "script_model_numbers", "efficiency_numbers", "western_numbers",
+    "pad_numbers",
     "any_script_numbers", "evaluate_targets", "render_markdown", "build_parser", "plan_for", "out_dir_for", "run",
     "write_results", "main",
 ]
@@ -194,6 +195,7 @@ def western_numbers(predictor: predict.Predictor, x: np.ndarray, y: np.ndarray, 
         declined = calibration.Scores.of(logits, features, predictor.gaussians, predictor.temperature).declined(
             predictor.rule)
         guarded = predictor.guard_declines(x, probs.argmax(axis=1))
+        unguarded = float(np.mean(wrong & ~declined))
         if guarded is not None:
             guarded = guarded & ~declined
             declined = declined | guarded
@@ -201,7 +203,21 @@ def western_numbers(predictor: predict.Predictor, x: np.ndarray, y: np.ndarray, 
             "sure_and_wrong": float(np.mean(wrong & (probs.max(axis=1) >= sure))),
             "declined": None if declined is None else float(declined.mean()),
             "another_script": None if guarded is None else float(guarded.mean()),
-            "named_wrong": float(np.mean(wrong if declined is None else wrong & ~declined))}
+            "named_wrong": float(np.mean(wrong if declined is None else wrong & ~declined)),
+            "named_wrong_unguarded": None if guarded is None else unguarded}
+
+
+def pad_numbers(pads: dict[str, predict.Predictor], tests: dict[str, tuple[np.ndarray, np.ndarray]], sample: int) -> dict:
+    """Return ``{pad: {other script: western_numbers}}``: how each script's pad takes every other script's test digits.
+
+    ``pads`` maps a script to its calibrated one-script Predictor, ``tests`` every script to its
+    test split, of which a seeded sample of ``sample`` digits is read (all, if it has fewer).
+    """
+    rng = np.random.default_rng(config.SEED)
+    picked = {name: np.sort(rng.choice(len(y), min(sample, len(y)), replace=False)) for name, (_, y) in tests.items()}
+    return {pad: {other: western_numbers(predictor, tests[other][0][picked[other]], tests[other][1][picked[other]])
+                  for other in tests if other != pad}
+            for pad, predictor in pads.items()}
 
 
 def any_script_numbers(path: Path, sets: Mapping[str, tuple[np.ndarray, np.ndarray]], pad_drawings: int) -> dict:
@@ -326,6 +342,12 @@ def run(args: argparse.Namespace) -> dict:
                                          splits[name].test, plan.pad_drawings, marks) for name in args.scripts}
     bench.log(f"the Western model {init.name} on the other scripts' test digits")
     reads = {name: western_numbers(western, *splits[name].test) for name in args.scripts}
+    bench.log("each script's pad on the other scripts' test digits")
+    tests = {"western": scripts.load_digits("western")[1], **{name: split.test for name, split in splits.items()}}
+    pads = {"western": western, **{name: predict.Predictor(args.models_dir / config.script_model(name).name,
+                                                           script=name)
+                                    for name in args.scripts if models[name]["found"]}}
+    pads_read = pad_numbers(pads, tests, plan.pad_drawings)
     efficiency = {name: efficiency_numbers(name, splits[name].source, plan, init) for name in args.scripts}
     results = {
         "command": bench.command_line(), "quick": args.quick,
@@ -334,9 +356,9 @@ def run(args: argparse.Namespace) -> dict:
         "data": {name: data_numbers(split) for name, split in splits.items()},
         "models": models, "efficiency": efficiency,
         "western_model": {"path": os.path.relpath(init, config.REPO_ROOT), "sure": transfer.SURE}, "western": reads,
-        "any_script": any_script_numbers(args.models_dir / config.script_model(scripts.ANY).name,
-                                         {"western": scripts.load_digits("western")[1],
-                                          **{name: split.test for name, split in splits.items()}}, plan.pad_drawings),
+        "pads": pads_read,
+        "any_script": any_script_numbers(args.models_dir / config.script_model(scripts.ANY).name, tests,
+                                         plan.pad_drawings),
         "total_wall_s": time.perf_counter() - start,
     }
     results["targets"] = evaluate_targets(results)

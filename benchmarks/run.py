@@ -806,7 +806,7 @@ def scripts_markdown(s: dict) -> str:
     ]
     sections = ["### Targets (issue 12)\n\n" + _targets_table(s["targets"]), _script_models_md(s["models"], plan),
                 _efficiency_md(s["efficiency"], plan), _western_md(s["western"], s["western_model"]),
-                _any_script_md(s["any_script"])]
+                *([_pads_md(s["pads"])] if s.get("pads") else []), _any_script_md(s["any_script"])]
     return "\n".join(head) + "\n\n" + "\n\n".join(sections)
 
 
@@ -872,6 +872,24 @@ def _western_md(sets: dict, model: dict) -> str:
             "digit\": neither read right nor declined, what a user would be told wrongly. Reported, no target.\n\n"
             + markdown_table(["script", "test images", "read right", f"wrong and >= {model['sure']:.0%} sure",
                               "declined", "as another script", "named a wrong digit"], rows))
+
+
+def _pads_md(pads: dict) -> str:
+    names = list(dict.fromkeys([*pads, *(other for reads in pads.values() for other in reads)]))
+
+    def cell(w: dict | None) -> str:
+        if w is None:
+            return "-"
+        unguarded = w.get("named_wrong_unguarded")
+        return _percent(w["named_wrong"], "{:.1%}") + ("" if unguarded is None else f" ({unguarded:.1%})")
+
+    rows = [(scripts.short_name(pad), *(cell(reads.get(other)) for other in names)) for pad, reads in pads.items()]
+    sizes = " or ".join(f"{n:,}" for n in sorted({w["images"] for reads in pads.values() for w in reads.values()}))
+    return ("### Each script's pad on the other scripts' digits\n\nEach one-script pad (a row: its shipped model, "
+            f"calibrated) on a seeded sample of every other script's test digits (a column; {sizes} each): the share "
+            "it names a wrong digit for (neither read right nor declined), and in brackets the same without its script "
+            "guard, the any-script model's check (`digitlab.guard`). Reported, no target.\n\n"
+            + markdown_table(["pad", *(scripts.short_name(n) for n in names)], rows))
 
 
 def _any_script_md(a: dict) -> str:

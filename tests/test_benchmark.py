@@ -761,7 +761,7 @@ class Uncalibrated:
 def test_western_numbers_without_a_rule_decline_nothing(osb):
     out = osb.western_numbers(Uncalibrated(), np.zeros((4, 28, 28)), np.array([1, 1, 2, 3]))
     assert out == {"images": 4, "read_right": 0.5, "sure_and_wrong": 0.5, "declined": None, "another_script": None,
-                   "named_wrong": 0.5}
+                   "named_wrong": 0.5, "named_wrong_unguarded": None}
 
 
 @pytest.mark.slow
@@ -774,6 +774,7 @@ def test_western_numbers_of_the_shipped_model_on_kannada_digits(osb, shipped_mod
     assert out["named_wrong"] <= min(1 - out["read_right"], 1 - out["declined"]) + 1e-9
     assert 0 < out["declined"] <= 1  # the issue: a Kannada digit on the Western pad should be declined
     assert 0 < out["another_script"] <= out["declined"]  # some of them by the script guard
+    assert out["named_wrong"] < out["named_wrong_unguarded"]
 
 
 def test_scripts_missing_western_model_or_data_is_one_error_line_and_writes_nothing(osb, tmp_path, capsys):
@@ -843,3 +844,23 @@ def test_writer_folds_script_passes_the_recipe_and_appends_its_result(monkeypatc
     assert [line["right"] for line in lines] == [388, 388] and lines[1]["per_fold"] == [198, 190]
     assert lines[1]["recipe"]["elastic"] == 2.0 and lines[1]["recipe"]["init"] is None
     assert "388 of 400 held-out digits right (97.00%)" in capsys.readouterr().out
+
+
+def test_each_pad_on_the_other_scripts_digits_is_a_section_when_measured(osb, bench, scripts_results):
+    results = {**scripts_results, "targets": osb.evaluate_targets(scripts_results)}
+    assert "### Each script's pad" not in bench.scripts_markdown(results)  # results of an older run: no section
+    guarded = {"images": 1000, "named_wrong": 0.094, "named_wrong_unguarded": 0.379}
+    md = bench.scripts_markdown({**results, "pads": {"western": {"kannada": guarded},
+                                                     "kannada": {"western": {**guarded, "named_wrong_unguarded": None}}}})
+    assert "### Each script's pad on the other scripts' digits" in md and "(a column; 1,000 each)" in md
+    assert "| pad | Western | Kannada |" in md
+    assert "| Western | - | 9.4% (37.9%) |" in md and "| Kannada | 9.4% | - |" in md  # no guard: no brackets
+
+
+def test_pad_numbers_read_a_seeded_sample_of_every_other_script(osb):
+    tests = {"western": (np.zeros((5, 28, 28)), np.array([1, 1, 2, 3, 4])),
+             "kannada": (np.zeros((3, 28, 28)), np.array([1, 2, 2]))}
+    out = osb.pad_numbers({"western": Uncalibrated()}, tests, 4)
+    assert list(out) == ["western"] and list(out["western"]) == ["kannada"]  # a pad is not read on its own digits
+    assert out["western"]["kannada"]["images"] == 3 and out["western"]["kannada"]["read_right"] == pytest.approx(1 / 3)
+    assert out == osb.pad_numbers({"western": Uncalibrated()}, tests, 4)  # seeded
