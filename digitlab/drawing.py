@@ -28,6 +28,7 @@ import io
 import math
 import textwrap
 import os
+import re
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -499,6 +500,10 @@ def png_bytes(image: np.ndarray, size: int) -> bytes:
     return buffer.getvalue()
 
 
+#: A glyph of another script written beside its value (``scripts.written``): ``೭ = 7``.
+_GLYPH = re.compile(r"[^\x00-\x7f]+ = (\d)")
+
+
 def plot_recognitions(
     inks: Sequence[np.ndarray], recognitions: Sequence[Recognition | None], *, ncols: int = 5,
 ) -> Figure:
@@ -507,7 +512,8 @@ def plot_recognitions(
     ``inks`` are (H, W) canvases in [0, 1] (1 = ink, as ``DrawingPad.ink`` and ``Mark.ink``
     give them), aligned with their ``recognitions`` (``Predictor.recognise``, or None for an
     empty canvas). The titles are ``describe``'s words in the state's colour: "7 — 98% sure",
-    "not sure: 4 or 9?" with the two probabilities, "that doesn't look like a digit" with the reason.
+    "not sure: 4 or 9?" with the two probabilities, "that doesn't look like a digit" with the reason,
+    other scripts' readings by value ("that looks like Kannada 7").
     """
     if len(inks) != len(recognitions):
         raise ValueError(f"inks and recognitions must be aligned, got {len(inks)} and {len(recognitions)}")
@@ -531,7 +537,12 @@ def plot_recognitions(
 
 
 def _caption(answer: Answer) -> str:
-    """Return the pad's words as a short title: "7 — 98% sure", or the headline wrapped with its note below."""
+    """Return the pad's words as a short title: "7 — 98% sure", or the headline wrapped with its note below.
+
+    Another script's glyph is left out and its value kept ("Kannada ೭ = 7" -> "Kannada 7"): matplotlib's
+    default font has no such glyphs, where the pad's browser finds the system's fonts.
+    """
+    headline, note = (_GLYPH.sub(r"\1", text) for text in (answer.headline, answer.note))
     if answer.state == "digit":
-        return f"{answer.headline} — {answer.note}"
-    return "\n".join([*textwrap.wrap(answer.headline, 18), answer.note]).strip()
+        return f"{headline} — {note}"
+    return "\n".join([*textwrap.wrap(headline, 18), note]).strip()

@@ -2,6 +2,7 @@
 import io
 import os
 import re
+import warnings
 
 import matplotlib
 
@@ -365,6 +366,20 @@ def test_plot_recognitions_titles_each_drawing_with_what_the_pad_says():
     plt.close(fig)
     with pytest.raises(ValueError, match="aligned"):
         plot_recognitions([ink], [])
+
+
+def test_plot_recognitions_writes_other_scripts_by_value_for_fonts_without_their_glyphs():
+    ink = rasterize([[(100, 50), (100, 240)]], 280, 18)
+    kannada_7 = Recognition(None, 0.9, np.eye(10, dtype=np.float32)[1], guard.REASON, np.zeros((28, 28), np.float32),
+                            runner_up=("kannada", 7, 0.998))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns of a glyph missing from its font
+        fig = plot_recognitions([ink] * 3, [kannada_7, recognition(7, script="tibetan"), torn(script="persian")])
+        fig.canvas.draw()
+    assert [ax.get_title() for ax in fig.axes[:3]] == [
+        "that looks like\nKannada 7\nanother script: choose Kannada to read it", "7 — 98% sure",
+        "not sure: 4 or 9?\n4: 45%, 9: 38%"]
+    plt.close(fig)
 
 
 def test_the_pad_displays_as_its_widget_with_a_text_fallback():
