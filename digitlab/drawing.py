@@ -545,4 +545,4 @@ def _caption(answer: Answer) -> str:
     headline, note = (_GLYPH.sub(r"\1", text) for text in (answer.headline, answer.note))
     if answer.state == "digit":
         return f"{headline} — {note}"
-    return "\n".join([*textwrap.wrap(headline, 18), note]).strip()
+    return "\n".join([*textwrap.wrap(headline, 18), *textwrap.wrap(note, 24)]).strip()

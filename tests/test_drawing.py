@@ -377,7 +377,7 @@ def test_plot_recognitions_writes_other_scripts_by_value_for_fonts_without_their
         fig = plot_recognitions([ink] * 3, [kannada_7, recognition(7, script="tibetan"), torn(script="persian")])
         fig.canvas.draw()
     assert [ax.get_title() for ax in fig.axes[:3]] == [
-        "that looks like\nKannada 7\nanother script: choose Kannada to read it", "7 — 98% sure",
+        "that looks like\nKannada 7\nanother script: choose\nKannada to read it", "7 — 98% sure",
         "not sure: 4 or 9?\n4: 45%, 9: 38%"]
     plt.close(fig)
 
