@@ -27,7 +27,7 @@ import numpy as np
 from digitlab import calibration, data, scripts
 from digitlab.config import NUM_CLASSES
 
-__all__ = ["MAX_LOST", "MAX_PEN", "FLOOR", "REASON", "Foreign", "foreign_readings", "declines", "choose_threshold",
+__all__ = ["MAX_LOST", "MAX_PEN", "FLOOR", "REASON", "Foreign", "foreign_readings", "foreign_of_logits", "declines", "choose_threshold",
            "guard_section", "fit"]
 
 #: Most of the model's own validation digits read right that the guard may turn away, as a share.
@@ -62,6 +62,11 @@ def foreign_readings(probabilities: np.ndarray, script: str) -> Foreign:
     return Foreign(1.0 - p[:, own].sum(axis=1), np.asarray(scripts.SCRIPTS)[best // NUM_CLASSES], best % NUM_CLASSES)
 
 
+def foreign_of_logits(logits: np.ndarray, temperature: float, script: str) -> Foreign:
+    """Return ``foreign_readings`` of the any-script model's (N, 60) ``logits`` at its calibrated ``temperature``."""
+    return foreign_readings(calibration.softmax(logits, temperature), script)
+
+
 def declines(foreign: Foreign, read: np.ndarray, threshold: float) -> np.ndarray:
     """Return which images the guard turns away: ``threshold`` or more on other scripts, read there as another value than ``read``."""
     return (foreign.p_other >= threshold) & (foreign.digit != np.asarray(read))
@@ -93,10 +98,10 @@ def guard_section(sets: Mapping[str, tuple[np.ndarray, np.ndarray, Foreign]], *,
     at_risk = {name: foreign.p_other[(read == labels) & (foreign.digit != read)]
                for name, (labels, read, foreign) in sets.items()}
     threshold = choose_threshold(at_risk, {k: len(v[0]) for k, v in sets.items()}, budgets)
-    validation = {name: {"images": int(len(labels)),
-                         "declined": float(np.mean(declines(foreign, read, threshold))),
-                         "right_lost": float(np.mean((read == labels) & declines(foreign, read, threshold)))}
-                  for name, (labels, read, foreign) in sets.items()}
+    declined = {name: declines(foreign, read, threshold) for name, (_, read, foreign) in sets.items()}
+    validation = {name: {"images": int(len(labels)), "declined": float(np.mean(declined[name])),
+                         "right_lost": float(np.mean((read == labels) & declined[name]))}
+                  for name, (labels, read, _) in sets.items()}
     return {"model": model, "sha256": sha256, "script": scripts.check_name(script), "threshold": threshold,
             "budgets": dict(budgets), "validation": validation,
             "rule": f"declined as '{REASON}' when the any-script model puts >= threshold on other scripts' classes "
@@ -123,7 +128,7 @@ def fit(predictor: calibration.RawPredictor, reader: AnyScriptReader, sets: cali
         named["pen"] = sets.pen_validation
     readings = {}
     for name, (x, labels) in named.items():
-        foreign = foreign_readings(calibration.softmax(reader.class_logits(x), reader.temperature), sets.script)
+        foreign = foreign_of_logits(reader.class_logits(x), reader.temperature, sets.script)
         readings[name] = (np.asarray(labels), predictor.logits_and_features(x)[0].argmax(axis=1), foreign)
     budgets = {name: MAX_LOST if name == sets.own else MAX_PEN for name in named}
     return guard_section(readings, script=sets.script, model=Path(reader.model_path).name,

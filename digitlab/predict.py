@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from digitlab.backend import quiet_logger, silenced_stderr_fd, tensorflow as _load_tensorflow
 
@@ -173,6 +174,8 @@ class Predictor:
 
         It is the shipped any-script model, and must be the very file the guard was calibrated
         with: another would move the threshold's meaning (ModelFileError saying to calibrate again).
+        Every guard of that file shares one Predictor (``_shared_any_script``): a pad with a model
+        per script loads it once.
         """
         if self.guard_rule is None:
             return None
@@ -180,11 +183,12 @@ class Predictor:
         if data.sha256(path) != self.guard_rule["sha256"]:
             raise model_lib.ModelFileError(f"{path}: not the any-script model the card of {self.model_path.name} "
                                            "calibrated its script guard with (run `python -m digitlab calibrate` again)")
-        return Predictor(path, script=scripts.ANY)
+        return _shared_any_script(path, self.guard_rule["sha256"])
 
     def foreign(self, x: np.ndarray) -> guard_lib.Foreign | None:
         """Return the guard's reading of MNIST-format images ``x`` outside this model's script (None: no guard)."""
-        return None if self.guard is None else self._foreign_of(self.guard.class_logits(x))
+        return None if self.guard is None else guard_lib.foreign_of_logits(self.guard.class_logits(x),
+                                                                            self.guard.temperature, self.script)
 
     def guard_declines(self, x: np.ndarray, read: np.ndarray) -> np.ndarray | None:
         """Return which MNIST-format images ``x``, read as digits ``read``, the script guard declines (None: no guard).
@@ -193,10 +197,6 @@ class Predictor:
         """
         foreign = self.foreign(x)
         return None if foreign is None else guard_lib.declines(foreign, read, self.guard_rule["threshold"])
-
-    def _foreign_of(self, guard_logits: np.ndarray) -> guard_lib.Foreign:
-        """Return ``guard.foreign_readings`` of the guard's (N, 60) logits, calibrated by its temperature."""
-        return guard_lib.foreign_readings(calibration.softmax(guard_logits, self.guard.temperature), self.script)
 
     def _decline_rule(self) -> tuple[calibration.DeclineRule | None, calibration.ClassGaussians | None]:
         """Return the card's decline rule and the Gaussians beside the model, or (None, None) if uncalibrated."""
@@ -261,7 +261,8 @@ class Predictor:
             if reason == "unsure":
                 reason, candidates = f"unsure between {first} and {second}", (first, second)
         if reason is None and self.guard is not None:
-            foreign = self._foreign_of(self.guard._raw_one(mnist_image)[0][None])
+            foreign = guard_lib.foreign_of_logits(self.guard._raw_one(mnist_image)[0][None], self.guard.temperature,
+                                                  self.script)
             if guard_lib.declines(foreign, np.array([first]), self.guard_rule["threshold"])[0]:
                 reason = guard_lib.REASON
                 runner_up = (str(foreign.script[0]), int(foreign.digit[0]), float(foreign.p_other[0]))
@@ -355,6 +356,12 @@ class Predictor:
     def _raw_one(self, mnist_image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return the logits (classes,) and features (D,) of one MNIST-format image, by the LiteRT single-image call."""
         return self._one(preprocess.to_model_input(mnist_image))
+
+
+@functools.lru_cache(maxsize=2)
+def _shared_any_script(path: Path, sha256: str) -> Predictor:
+    """Return the calibrated any-script Predictor of the file at ``path`` with this content (``sha256`` keys a changed file anew)."""
+    return Predictor(path, script=scripts.ANY)
 
 
 def _logits_and_features(model: keras.Model):

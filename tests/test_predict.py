@@ -379,6 +379,11 @@ def test_a_guard_calibrated_with_another_any_script_model_is_refused(tmp_path, s
         copy.warm_up()
 
 
+def test_every_guard_of_the_shipped_any_script_model_shares_one_predictor(predictor):
+    kannada = predict.Predictor(script="kannada")
+    assert predictor.guard is not None and kannada.guard is predictor.guard
+
+
 def test_without_calibration_there_is_no_guard(shipped_model, mnist):
     raw = predict.Predictor(calibrated=False)
     assert raw.guard is None and raw.guard_declines(mnist[1][0][:3], np.zeros(3, int)) is None
