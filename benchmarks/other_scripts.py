@@ -184,20 +184,21 @@ def western_numbers(predictor: predict.Predictor, x: np.ndarray, y: np.ndarray, 
     number); ``sure_and_wrong``: wrong with at least ``sure`` probability; ``declined``: declined
     by the card's rule from the image's scores or by its script guard, as ``recognise`` declines an
     image with ink (``calibration.Scores``, ``Predictor.guard_declines``; the extent is not known in
-    MNIST format, and these digits fill it), of which ``another_script`` by the guard alone (None
-    without one); None for a model without calibration; ``named_wrong``: neither read right nor declined.
+    MNIST format, and these digits fill it), of which ``another_script`` as another script by the guard
+    (a reading or an "unsure" it overrules; None without a guard); None for a model without calibration;
+    ``named_wrong``: neither read right nor declined.
     """
     logits, features = predictor.logits_and_features(x)
     probs = calibration.softmax(logits, predictor.temperature)
     wrong = probs.argmax(axis=1) != np.asarray(y)
     declined = guarded = None
     if predictor.rule is not None:
-        declined = calibration.Scores.of(logits, features, predictor.gaussians, predictor.temperature).declined(
-            predictor.rule)
-        guarded = predictor.guard_declines(x, probs.argmax(axis=1))
+        scores = calibration.Scores.of(logits, features, predictor.gaussians, predictor.temperature)
+        reasons = predictor.rule.reasons(scores.distance, scores.uniformity, scores.gap)
+        declined = reasons != ""
+        guarded = predictor.guard_declines(x, logits, reasons)
         unguarded = float(np.mean(wrong & ~declined))
         if guarded is not None:
-            guarded = guarded & ~declined
             declined = declined | guarded
     return {"images": len(y), "read_right": float(1 - wrong.mean()),
             "sure_and_wrong": float(np.mean(wrong & (probs.max(axis=1) >= sure))),

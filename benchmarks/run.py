@@ -868,7 +868,8 @@ def _western_md(sets: dict, model: dict) -> str:
             "the pad set to Western digits reads a digit of another script: \"read right\" names the value the digit "
             "means; \"declined\" by its card's rule (not a digit, unsure; as `recognise` declines, from each image's "
             "scores) or by its script guard (`digitlab.guard`: the any-script model reads the drawing as another "
-            "script's digit of another value), of which \"as another script\" by the guard; \"named a wrong "
+            "script's digit of another value, also where the rule was unsure), of which \"as another script\" by the "
+            "guard; \"named a wrong "
             "digit\": neither read right nor declined, what a user would be told wrongly. Reported, no target.\n\n"
             + markdown_table(["script", "test images", "read right", f"wrong and >= {model['sure']:.0%} sure",
                               "declined", "as another script", "named a wrong digit"], rows))

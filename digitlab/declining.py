@@ -61,7 +61,7 @@ class CalibratedPredictor(Protocol):
 
     def logits_and_features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
-    def guard_declines(self, x: np.ndarray, read: np.ndarray) -> np.ndarray | None: ...
+    def guard_declines(self, x: np.ndarray, logits: np.ndarray, reasons: np.ndarray) -> np.ndarray | None: ...
 
 
 @dataclass(frozen=True)
@@ -194,13 +194,12 @@ def decline_report(
         raise ValueError("need at least one non-digit, and as many kinds (and extents, if given) as images")
     raw = {name: predictor.logits_and_features(x) for name, (x, _) in digits.items()}
     scores = {name: calibration.Scores.of(*out, gaussians, temperature) for name, out in raw.items()}
-    sets = {name: _digit_set(raw[name][0], labels, scores[name].declined(rule) | _guarded(predictor, x, raw[name][0]),
+    sets = {name: _digit_set(raw[name][0], labels, _reasons(predictor, x, raw[name][0], scores[name], None) != "",
                              temperature)
             for name, (x, labels) in digits.items()}
     other_raw = predictor.logits_and_features(nondigit_images)
     other = calibration.Scores.of(*other_raw, gaussians, temperature)
-    reasons = rule.reasons(other.distance, other.uniformity, other.gap, nondigit_extents).astype(object)
-    reasons[(reasons == "") & _guarded(predictor, nondigit_images, other_raw[0])] = guard.REASON
+    reasons = _reasons(predictor, nondigit_images, other_raw[0], other, nondigit_extents)
     declined = reasons != ""
     reference, theirs = not_a_digit_scores(scores[against], rule), not_a_digit_scores(other, rule)
     return DeclineReport(
@@ -215,10 +214,17 @@ def decline_report(
     )
 
 
-def _guarded(predictor: CalibratedPredictor, x: np.ndarray, logits: np.ndarray) -> np.ndarray:
-    """Return which images ``x`` (with these raw ``logits``) the predictor's script guard declines: none without a guard."""
-    declined = predictor.guard_declines(x, logits.argmax(axis=1))
-    return np.zeros(len(x), bool) if declined is None else np.asarray(declined, bool)
+def _reasons(predictor: CalibratedPredictor, x: np.ndarray, logits: np.ndarray, scores: calibration.Scores,
+             extents: np.ndarray | None) -> np.ndarray:
+    """Return (N,) why ``recognise`` declines each of the images ``x`` ("" where it reads it): the rule's reason, or the guard's.
+
+    ``logits`` and ``scores`` are the predictor's for ``x``; ``extents`` the ink's (None: not known).
+    """
+    reasons = predictor.rule.reasons(scores.distance, scores.uniformity, scores.gap, extents).astype(object)
+    guarded = predictor.guard_declines(x, logits, reasons)
+    if guarded is not None:
+        reasons[np.asarray(guarded, bool)] = guard.REASON
+    return reasons
 
 
 def _rule_and_gaussians(predictor: CalibratedPredictor) -> tuple[calibration.DeclineRule, calibration.ClassGaussians]:

@@ -28,7 +28,6 @@ import io
 import math
 import textwrap
 import os
-import re
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -93,7 +92,7 @@ class Answer(NamedTuple):
     note: str
 
 
-def describe(recognition: Recognition | None, *, any_script: bool = False) -> Answer:
+def describe(recognition: Recognition | None, *, any_script: bool = False, glyphs: bool = True) -> Answer:
     """Return what the pad says about ``recognition`` (None: nothing drawn), in one of the four ``STATES``.
 
     "blank": "draw a digit" (also when ``recognise`` found no ink); "digit": the digit, noted
@@ -104,18 +103,19 @@ def describe(recognition: Recognition | None, *, any_script: bool = False) -> An
     that "I drew nothing", "it cannot tell which" and "it is not a digit" never look alike. Digits are written as
     ``scripts.written`` writes them in the script read: ``7``, or ``೭ = 7``. With ``any_script``
     (the any-script model) a digit's note also names the script read and a runner-up reading in
-    another script ("Arabic, 80% sure; or 0 Western, 15%?").
+    another script ("Arabic, 80% sure; or 0 Western, 15%?"). ``glyphs`` False writes every reading by
+    its value alone ("that looks like Kannada 7"), for a font without other scripts' glyphs.
     """
     if recognition is None or recognition.reason == "blank":
         return Answer("blank", "draw a digit", "")
-    written = functools.partial(scripts.written, script=recognition.script)
+    written = functools.partial(scripts.written, script=recognition.script, glyph=glyphs)
     if recognition.digit is not None:
         sure = f"{_percent(recognition.confidence)} sure"
         if not any_script:
             return Answer("digit", written(recognition.digit), sure)
         note = f"{scripts.short_name(recognition.script)}, {sure}"
         if recognition.runner_up is not None:
-            note += f"; or {recognition.other_reading()}?"
+            note += f"; or {recognition.other_reading(glyph=glyphs)}?"
         return Answer("digit", written(recognition.digit), note)
     if recognition.candidates:
         first, second = recognition.candidates
@@ -123,7 +123,7 @@ def describe(recognition: Recognition | None, *, any_script: bool = False) -> An
         return Answer("unsure", f"not sure: {written(first)} or {written(second)}?",
                       f"{first}: {_percent(p[first])}, {second}: {_percent(p[second])}")
     if recognition.looks_like():
-        return Answer("declined", f"that looks like {recognition.looks_like()}",
+        return Answer("declined", f"that looks like {recognition.looks_like(glyph=glyphs)}",
                       f"{recognition.reason}: choose {scripts.short_name(recognition.runner_up[0])} to read it")
     return Answer("declined", "that doesn't look like a digit", recognition.reason)
 
@@ -501,9 +501,6 @@ def png_bytes(image: np.ndarray, size: int) -> bytes:
 
 
 #: A glyph of another script written beside its value (``scripts.written``): ``೭ = 7``.
-_GLYPH = re.compile(r"[^\x00-\x7f]+ = (\d)")
-
-
 def plot_recognitions(
     inks: Sequence[np.ndarray], recognitions: Sequence[Recognition | None], *, ncols: int = 5,
 ) -> Figure:
@@ -525,7 +522,7 @@ def plot_recognitions(
     for ax in axes.flat[len(inks):]:
         ax.axis("off")
     for ax, ink, recognition in zip(axes.flat, inks, recognitions):
-        answer = describe(recognition)
+        answer = describe(recognition, glyphs=False)  # matplotlib's default font has no other scripts' glyphs
         ax.imshow(ink, cmap=DIGIT_CMAP, vmin=0.0, vmax=1.0)
         ax.set_title(_caption(answer), fontsize=8, color=COLOURS[answer.state])
         ax.set_xticks([])
@@ -537,12 +534,7 @@ def plot_recognitions(
 
 
 def _caption(answer: Answer) -> str:
-    """Return the pad's words as a short title: "7 — 98% sure", or the headline wrapped with its note below.
-
-    Another script's glyph is left out and its value kept ("Kannada ೭ = 7" -> "Kannada 7"): matplotlib's
-    default font has no such glyphs, where the pad's browser finds the system's fonts.
-    """
-    headline, note = (_GLYPH.sub(r"\1", text) for text in (answer.headline, answer.note))
+    """Return the pad's words as a short title: "7 — 98% sure", or the headline wrapped with its note below."""
     if answer.state == "digit":
-        return f"{headline} — {note}"
-    return "\n".join([*textwrap.wrap(headline, 18), *textwrap.wrap(note, 24)]).strip()
+        return f"{answer.headline} — {answer.note}"
+    return "\n".join([*textwrap.wrap(answer.headline, 18), *textwrap.wrap(answer.note, 24)]).strip()

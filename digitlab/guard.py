@@ -7,7 +7,10 @@ can tell that a drawing belongs to another script. ``recognise`` of a calibrated
 ``Predictor`` then declines with the reason ``"another script"`` when the any-script model puts at
 least ``threshold`` of its probability on the other scripts' classes *and* its best reading there
 names a value other than the pad's reading; a value both agree on (an Arabic 1 on a Western pad) is
-no mistake and stays read.
+no mistake and stays read. It also overrules the pad's "unsure between 4 and 9" when its value is
+neither (a Kannada 7 that the Western model cannot place): the user learns which script to choose
+instead of being offered two wrong digits. It never overrules "not a digit" or "too small": a
+scribble is not called another script's digit.
 
 The threshold is chosen on validation data (``choose_threshold``): the lowest, from 0.5 up, at which
 the guard turns away at most ``MAX_LOST`` of the model's own validation digits that it reads right
@@ -27,8 +30,8 @@ import numpy as np
 from digitlab import calibration, data, scripts
 from digitlab.config import NUM_CLASSES
 
-__all__ = ["MAX_LOST", "MAX_PEN", "FLOOR", "REASON", "Foreign", "foreign_readings", "foreign_of_logits", "declines", "choose_threshold",
-           "guard_section", "fit"]
+__all__ = ["MAX_LOST", "MAX_PEN", "FLOOR", "REASON", "GUARDED", "Foreign", "foreign_readings", "foreign_of_logits",
+           "declines", "offered", "guarded", "choose_threshold", "guard_section", "fit"]
 
 #: Most of the model's own validation digits read right that the guard may turn away, as a share.
 MAX_LOST = 0.0005
@@ -38,6 +41,8 @@ MAX_PEN = 0.005
 FLOOR = 0.5
 #: The reason ``recognise`` gives when the guard declines.
 REASON = "another script"
+#: The decline rule's verdicts (``calibration.DeclineRule.reasons``) the guard may overrule: a reading, "unsure".
+GUARDED = ("", "unsure")
 
 
 @dataclass(frozen=True)
@@ -68,8 +73,30 @@ def foreign_of_logits(logits: np.ndarray, temperature: float, script: str) -> Fo
 
 
 def declines(foreign: Foreign, read: np.ndarray, threshold: float) -> np.ndarray:
-    """Return which images the guard turns away: ``threshold`` or more on other scripts, read there as another value than ``read``."""
-    return (foreign.p_other >= threshold) & (foreign.digit != np.asarray(read))
+    """Return which images the guard turns away: ``threshold`` or more on other scripts, read there as another value than ``read``.
+
+    ``read``: (N,) the pad's readings, or (N, k) the values it offers (``offered``): the guard's
+    value must be none of them.
+    """
+    read = np.asarray(read).reshape(len(foreign.p_other), -1)
+    return (foreign.p_other >= threshold) & (foreign.digit[:, None] != read).all(axis=1)
+
+
+def offered(logits: np.ndarray, reasons: np.ndarray) -> np.ndarray:
+    """Return (N, 2) the values the pad offers: its reading twice, or the two digits it is "unsure" between.
+
+    ``logits`` are the one-script model's (N, 10), ``reasons`` its decline rule's (N,) verdicts.
+    """
+    top2 = np.argsort(np.asarray(logits), axis=1)[:, :-3:-1]
+    return np.where((np.asarray(reasons) == "unsure")[:, None], top2, top2[:, :1])
+
+
+def guarded(foreign: Foreign, logits: np.ndarray, reasons: np.ndarray, threshold: float) -> np.ndarray:
+    """Return which images the guard declines as another script, given the pad model's ``logits`` and rule ``reasons``.
+
+    Only images the rule reads or is unsure about (``GUARDED``) are the guard's to decline; see ``declines``.
+    """
+    return np.isin(reasons, GUARDED) & declines(foreign, offered(logits, reasons), threshold)
 
 
 def choose_threshold(at_risk: Mapping[str, np.ndarray], images: Mapping[str, int], budgets: Mapping[str, float]) -> float:

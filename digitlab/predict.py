@@ -99,19 +99,25 @@ class Recognition:
         """Return True when no digit is named."""
         return self.digit is None
 
-    def other_reading(self) -> str:
-        """Return the runner-up in another script as the pad and the CLI word it, e.g. ``0 Western, 15%`` ("" when none)."""
+    def other_reading(self, *, glyph: bool = True) -> str:
+        """Return the runner-up in another script as the pad and the CLI word it, e.g. ``0 Western, 15%`` ("" when none).
+
+        ``glyph`` False writes its value alone (``scripts.written``).
+        """
         if self.runner_up is None:
             return ""
         other, digit, p = self.runner_up
-        return f"{scripts.written(digit, other)} {scripts.short_name(other)}, {p:.0%}"
+        return f"{scripts.written(digit, other, glyph=glyph)} {scripts.short_name(other)}, {p:.0%}"
 
-    def looks_like(self) -> str:
-        """Return what the script guard took a drawing it declined for, e.g. ``Kannada ೭ = 7`` ("" unless declined so)."""
+    def looks_like(self, *, glyph: bool = True) -> str:
+        """Return what the script guard took a drawing it declined for, e.g. ``Kannada ೭ = 7`` ("" unless declined so).
+
+        ``glyph`` False writes its value alone: ``Kannada 7`` (``scripts.written``).
+        """
         if self.reason != guard_lib.REASON or self.runner_up is None:
             return ""
         other, digit, _ = self.runner_up
-        return f"{scripts.short_name(other)} {scripts.written(digit, other)}"
+        return f"{scripts.short_name(other)} {scripts.written(digit, other, glyph=glyph)}"
 
 
 class Predictor:
@@ -190,13 +196,15 @@ class Predictor:
         return None if self.guard is None else guard_lib.foreign_of_logits(self.guard.class_logits(x),
                                                                             self.guard.temperature, self.script)
 
-    def guard_declines(self, x: np.ndarray, read: np.ndarray) -> np.ndarray | None:
-        """Return which MNIST-format images ``x``, read as digits ``read``, the script guard declines (None: no guard).
+    def guard_declines(self, x: np.ndarray, logits: np.ndarray, reasons: np.ndarray) -> np.ndarray | None:
+        """Return which MNIST-format images ``x`` the script guard declines (None: no guard).
 
-        What ``recognise`` declines as "another script" when nothing else declined the image first.
+        ``logits`` are this model's for ``x``, ``reasons`` its decline rule's verdicts on them
+        (``calibration.DeclineRule.reasons``): what ``recognise`` declines as "another script"
+        (``guard.guarded``: an image read, or "unsure", that the any-script model puts in another script).
         """
         foreign = self.foreign(x)
-        return None if foreign is None else guard_lib.declines(foreign, read, self.guard_rule["threshold"])
+        return None if foreign is None else guard_lib.guarded(foreign, logits, reasons, self.guard_rule["threshold"])
 
     def _decline_rule(self) -> tuple[calibration.DeclineRule | None, calibration.ClassGaussians | None]:
         """Return the card's decline rule and the Gaussians beside the model, or (None, None) if uncalibrated."""
@@ -234,8 +242,8 @@ class Predictor:
         softmax is nearly flat, ``calibration.uniformity``), "unsure between a and b" (the two
         most probable digits are close) and, for a one-script model with a script guard, "another
         script" (``digitlab.guard``: the any-script model reads another script's digit of another
-        value; ``runner_up`` names it). An uncalibrated model (no ``calibration`` in its card)
-        declines only blank images.
+        value than the reading, or than both digits the rule was unsure between; ``runner_up`` names
+        it). An uncalibrated model (no ``calibration`` in its card) declines only blank images.
         """
         try:
             steps = preprocess.mnist_steps(image)
@@ -253,21 +261,22 @@ class Predictor:
         first, second = (int(d) for d in np.argsort(probs)[::-1][:2])
         distance = float(self.gaussians.score(features)[0]) if self.gaussians is not None else float("nan")
         script, runner_up = self._scripts_read(all_logits, first)
-        reason, candidates = None, ()
+        reason = ""
         if self.rule is not None:
             flat = calibration.uniformity(logits[None])
             dot = first == 0 and scripts.get(script).dot_zero  # a Persian or Arabic zero is a small dot: no size is too small
-            reason = str(self.rule.reasons(distance, flat, probs[first] - probs[second], None if dot else extent)[0]) or None
-            if reason == "unsure":
-                reason, candidates = f"unsure between {first} and {second}", (first, second)
-        if reason is None and self.guard is not None:
+            reason = str(self.rule.reasons(distance, flat, probs[first] - probs[second], None if dot else extent)[0])
+        if self.guard is not None and reason in guard_lib.GUARDED:
             foreign = guard_lib.foreign_of_logits(self.guard._raw_one(mnist_image)[0][None], self.guard.temperature,
                                                   self.script)
-            if guard_lib.declines(foreign, np.array([first]), self.guard_rule["threshold"])[0]:
+            if guard_lib.guarded(foreign, logits[None], np.array([reason]), self.guard_rule["threshold"])[0]:
                 reason = guard_lib.REASON
                 runner_up = (str(foreign.script[0]), int(foreign.digit[0]), float(foreign.p_other[0]))
-        return Recognition(None if reason else first, float(probs[first]), probs, reason, mnist_image, candidates,
-                           distance, float(extent), script=script, runner_up=runner_up)
+        candidates = (first, second) if reason == "unsure" else ()
+        if candidates:
+            reason = f"unsure between {first} and {second}"
+        return Recognition(None if reason else first, float(probs[first]), probs, reason or None, mnist_image,
+                           candidates, distance, float(extent), script=script, runner_up=runner_up)
 
     def _values(self, logits: np.ndarray) -> np.ndarray:
         """Return the ten values' logits: the model's own, or the any-script model's summed over scripts."""

@@ -243,16 +243,17 @@ def get(name: str | Script) -> Script:
     return REGISTRY[check_name(name)]
 
 
-def written(digit: int, script: str | Script) -> str:
+def written(digit: int, script: str | Script, *, glyph: bool = True) -> str:
     """Return ``digit`` as a reading shows it: ``7`` for Western digits, else the script's glyph and value (``೭ = 7``).
 
     The value stays beside the glyph so that a reader who does not know the script still
     sees what was read; the CLI's ``predict`` and the drawing pad both write readings so.
+    ``glyph`` False writes the value alone (``7``), for a font that has no such glyphs (matplotlib's default).
     """
     s = get(script)
     if isinstance(digit, bool) or not (isinstance(digit, (int, np.integer)) and 0 <= digit < config.NUM_CLASSES):
         raise ValueError(f"digit must be an integer from 0 to 9, got {digit!r}")
-    return str(digit) if s.name == "western" else f"{s.write(int(digit))} = {int(digit)}"
+    return str(digit) if s.name == "western" or not glyph else f"{s.write(int(digit))} = {int(digit)}"
 
 
 def short_name(script: str | Script) -> str:

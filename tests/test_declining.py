@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from digitlab import calibration, config, declining, nondigits
+from digitlab import calibration, config, declining, guard, nondigits
 
 RULE = calibration.DeclineRule(max_distance=4.0, max_uniformity=-5.0, min_gap=0.1, min_extent=0.15)
 #: Each digit's mean feature: digit d at (10 d, 0); the shared precision is the identity.
@@ -31,10 +31,13 @@ class StandIn:
         self.temperature, self.rule, self.gaussians = temperature, rule, gaussians
         self.guarded = guarded  # the rows a script guard declines (None: no guard)
 
-    def guard_declines(self, x: np.ndarray, read: np.ndarray) -> np.ndarray | None:
+    def guard_declines(self, x: np.ndarray, logits: np.ndarray, reasons: np.ndarray) -> np.ndarray | None:
         rows = np.asarray(x)[:, 0, 0].astype(int)
-        assert list(read) == list(self.logits[rows].argmax(axis=1))  # the guard is told what the model read
-        return None if self.guarded is None else np.isin(rows, list(self.guarded))
+        np.testing.assert_array_equal(logits, self.logits[rows])  # the guard is told what the model read
+        if self.guarded is None:
+            return None
+        sure = np.isin(rows, list(self.guarded)).astype(float)  # the any-script model: sure these are Kannada 9s
+        return guard.guarded(guard.Foreign(sure, np.full(len(rows), "kannada"), np.full(len(rows), 9)), logits, reasons, 0.99)
 
     def logits_and_features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows = np.asarray(x)[:, 0, 0].astype(int)
@@ -95,6 +98,13 @@ def test_a_script_guard_declines_on_top_of_the_rule():
     assert r.digits["pen"].declined == pytest.approx(2 / 6) and r.digits["pen"].read_right == pytest.approx(4 / 6)
     assert r.nondigits_declined == 1.0
     assert r.by_reason == {"too small": 0.0, "not a digit": 0.5, "unsure": 0.25, "another script": 0.25}
+
+
+def test_the_guard_overrules_unsure_but_never_not_a_digit():
+    r = report(StandIn(LOGITS, FEATURES, guarded={6, 8, 9}))  # the far mark, the digit-like one, the torn 2/3
+    assert r.by_reason == {"too small": 0.0, "not a digit": 0.5, "unsure": 0.0, "another script": 0.5}
+    r = report(StandIn(LOGITS, FEATURES, guarded={9}), nondigit_extents=np.array([0.5, 0.5, 0.5, 0.05]))
+    assert r.by_reason["too small"] == 0.25 and r.by_reason["another script"] == 0.0  # small is never overruled
 
 
 def test_too_small_counts_only_when_the_extents_are_given(stand_in):

@@ -1,4 +1,5 @@
 """Tests for digitlab.drawing: the pad draws, recognises and shows the result through its handlers."""
+import dataclasses
 import io
 import os
 import re
@@ -337,6 +338,18 @@ def test_the_prediction_box_keeps_its_size_in_every_state(predictor):
 ])
 def test_describe_says_one_of_four_things(recognised, answer):
     assert describe(recognised) == Answer(*answer)
+
+
+def test_describe_without_glyphs_writes_every_reading_by_its_value():
+    kannada_7 = Recognition(None, 0.9, np.eye(10, dtype=np.float32)[1], guard.REASON, np.zeros((28, 28), np.float32),
+                            runner_up=("kannada", 7, 0.998))
+    assert describe(kannada_7).headline == "that looks like Kannada ೭ = 7"
+    assert describe(kannada_7, glyphs=False) == Answer("declined", "that looks like Kannada 7",
+                                                       "another script: choose Kannada to read it")
+    assert describe(torn(script="persian"), glyphs=False).headline == "not sure: 4 or 9?"
+    kannada_1 = dataclasses.replace(recognition(1, script="kannada"), runner_up=("persian", 1, 0.15))
+    assert describe(kannada_1, any_script=True) == Answer("digit", "೧ = 1", "Kannada, 98% sure; or ۱ = 1 Persian, 15%?")
+    assert describe(kannada_1, any_script=True, glyphs=False) == Answer("digit", "1", "Kannada, 98% sure; or 1 Persian, 15%?")
 
 
 def test_html_helpers():

@@ -37,6 +37,17 @@ def test_the_guard_declines_only_another_value_at_or_over_the_threshold():
                                              {(KANNADA, 7): 0.99, (WESTERN, 1): 0.01},  # over, another value
                                              {(KANNADA, 7): 0.90, (WESTERN, 1): 0.10}), "western")  # under
     assert list(guard.declines(f, np.array([7, 1, 1]), 0.95)) == [False, True, False]
+    assert list(guard.declines(f, np.array([[4, 9], [1, 7], [1, 1]]), 0.95)) == [True, False, False]  # none of them, or one
+
+
+def test_the_guard_overrules_a_reading_or_unsure_and_nothing_else():
+    logits = np.array([[0, 0, 0, 0, 5, 0, 0, 0, 0, 4.9], [0, 9, 1, 0, 0, 0, 0, 0, 0, 0]] * 3, float)
+    reasons = np.array(["unsure", "unsure", "", "", "not a digit", "too small"])
+    np.testing.assert_array_equal(guard.offered(logits, reasons)[:3], [[4, 9], [1, 2], [4, 4]])
+    sure_kannada_7 = guard.Foreign(np.full(6, 0.999), np.full(6, "kannada"), np.full(6, 7))
+    assert list(guard.guarded(sure_kannada_7, logits, reasons, 0.99)) == [True, True, True, True, False, False]
+    sure_kannada_9 = guard.Foreign(np.full(6, 0.999), np.full(6, "kannada"), np.full(6, 9))
+    assert list(guard.guarded(sure_kannada_9, logits, reasons, 0.99)) == [False, True, True, True, False, False]
 
 
 def test_the_threshold_is_the_lowest_that_keeps_each_set_within_its_budget():

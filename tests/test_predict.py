@@ -353,15 +353,30 @@ def test_the_western_pad_declines_kannada_digits_as_another_script(predictor, ka
     assert sum(r.runner_up[0] == "kannada" for r in guarded) >= 0.8 * len(guarded)
     assert guarded[0].looks_like().startswith(scripts.short_name(guarded[0].runner_up[0]) + " ")
     # recognise's guard and the batch path's agree on what recognise saw
-    seen, read = np.stack([r.mnist_image for r in got]), np.array([r.probabilities.argmax() for r in got])
-    batch = predictor.guard_declines(seen, read)
+    batch = predictor.guard_declines(*logits_and_reasons(predictor, np.stack([r.mnist_image for r in got])))
     assert all(batch[i] for i, r in enumerate(got) if r.reason == guard.REASON)
-    assert not any(batch[i] for i, r in enumerate(got) if r.reason is None)
+    assert not any(batch[i] for i, r in enumerate(got) if r.reason is None or r.candidates)
+
+
+def test_the_guard_tells_another_script_where_the_pad_was_unsure(predictor):
+    _, (x, _) = scripts.load_digits("tibetan")  # the guard overrules the Western rule's "unsure" for 3 of these
+    got = [predictor.recognise(255 - np.kron(d, np.ones((10, 10), np.uint8))) for d in x[:1000]]
+    overruled = [r for r in got if r.reason == guard.REASON
+                 and np.diff(np.sort(r.probabilities)[-2:])[0] < predictor.rule.min_gap]  # the rule alone: unsure
+    assert overruled and all(r.candidates == () and r.runner_up[1] not in np.argsort(r.probabilities)[-2:]
+                             for r in overruled)
+
+
+def logits_and_reasons(predictor: predict.Predictor, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``x`` with the ``predictor``'s logits of it and its decline rule's reasons: what ``guard_declines`` takes."""
+    logits, features = predictor.logits_and_features(x)
+    scores = calibration.Scores.of(logits, features, predictor.gaussians, predictor.temperature)
+    return x, logits, predictor.rule.reasons(scores.distance, scores.uniformity, scores.gap)
 
 
 def test_the_guard_leaves_western_digits_read(predictor, mnist):
     x, y = mnist[1]
-    declined = predictor.guard_declines(x[:2000], predictor.predict_batch(x[:2000]).argmax(1))
+    declined = predictor.guard_declines(*logits_and_reasons(predictor, x[:2000]))
     assert declined.sum() <= 3  # 5 of the 10,000 test digits on the benchmark
     assert predictor.recognise(255 - np.kron(x[0], np.ones((10, 10), np.uint8))).digit == y[0]
 
@@ -386,4 +401,4 @@ def test_every_guard_of_the_shipped_any_script_model_shares_one_predictor(predic
 
 def test_without_calibration_there_is_no_guard(shipped_model, mnist):
     raw = predict.Predictor(calibrated=False)
-    assert raw.guard is None and raw.guard_declines(mnist[1][0][:3], np.zeros(3, int)) is None
+    assert raw.guard is None and raw.guard_declines(mnist[1][0][:3], np.zeros((3, 10)), np.full(3, "")) is None

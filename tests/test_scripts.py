@@ -100,6 +100,7 @@ def test_a_reading_is_written_as_the_glyph_with_its_value():
     assert scripts.written(7, "western") == "7"
     assert scripts.written(7, "kannada") == "೭ = 7" and scripts.written(np.int64(0), "tibetan") == "༠ = 0"
     assert [scripts.written(d, "persian")[0] for d in range(10)] == list(scripts.get("persian").digits)
+    assert scripts.written(7, "kannada", glyph=False) == "7"  # for fonts without the glyph
     for wrong in (10, -1, 2.0, True):
         with pytest.raises(ValueError, match="digit must be an integer from 0 to 9"):
             scripts.written(wrong, "arabic")
