@@ -1,6 +1,7 @@
 """digitlab.predict: the Predictor on the shipped model."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 
@@ -358,13 +359,16 @@ def test_the_western_pad_declines_kannada_digits_as_another_script(predictor, ka
     assert not any(batch[i] for i, r in enumerate(got) if r.reason is None or r.candidates)
 
 
-def test_the_guard_tells_another_script_where_the_pad_was_unsure(predictor):
-    _, (x, _) = scripts.load_digits("tibetan")  # the guard overrules the Western rule's "unsure" for 3 of these
-    got = [predictor.recognise(255 - np.kron(d, np.ones((10, 10), np.uint8))) for d in x[:1000]]
-    overruled = [r for r in got if r.reason == guard.REASON
-                 and np.diff(np.sort(r.probabilities)[-2:])[0] < predictor.rule.min_gap]  # the rule alone: unsure
-    assert overruled and all(r.candidates == () and r.runner_up[1] not in np.argsort(r.probabilities)[-2:]
-                             for r in overruled)
+def test_the_guard_tells_another_script_where_the_pad_was_unsure(shipped_model, kannada_drawings):
+    torn = predict.Predictor(shipped_model)
+    torn.rule = dataclasses.replace(torn.rule, min_gap=0.9)  # a rule unsure of nearly every drawing
+    got = [torn.recognise(d) for d in kannada_drawings[0][:60]]
+    overruled = [r for r in got if r.reason == guard.REASON and np.diff(np.sort(r.probabilities)[-2:])[0] < 0.9]
+    assert overruled and any(r.candidates for r in got)  # unsure, where the guard is not sure or agrees with one
+    assert all(r.digit is None and r.candidates == () and r.runner_up[1] not in np.argsort(r.probabilities)[-2:]
+               for r in overruled)  # another value than both digits the rule was unsure between
+    batch = torn.guard_declines(*logits_and_reasons(torn, np.stack([r.mnist_image for r in got])))
+    assert [bool(b) for b in batch] == [r.reason == guard.REASON for r in got]  # the batch path agrees
 
 
 def logits_and_reasons(predictor: predict.Predictor, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
