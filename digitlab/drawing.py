@@ -500,7 +500,6 @@ def png_bytes(image: np.ndarray, size: int) -> bytes:
     return buffer.getvalue()
 
 
-#: A glyph of another script written beside its value (``scripts.written``): ``೭ = 7``.
 def plot_recognitions(
     inks: Sequence[np.ndarray], recognitions: Sequence[Recognition | None], *, ncols: int = 5,
 ) -> Figure:
