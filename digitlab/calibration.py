@@ -263,9 +263,13 @@ class Scores:
         return cls(gaussians.score(features), uniformity(logits), energy(logits),
                    top_two_gap(softmax(logits, temperature)), right)
 
+    def reasons(self, rule: DeclineRule, extent: np.ndarray | None = None) -> np.ndarray:
+        """Return (N,) why ``rule`` declines each image ("" where it does not); "too small" only given the ink's ``extent``."""
+        return rule.reasons(self.distance, self.uniformity, self.gap, extent)
+
     def declined(self, rule: DeclineRule) -> np.ndarray:
         """Return (N,) bool: which images ``rule`` declines (never as "too small": the extent is not known here)."""
-        return rule.reasons(self.distance, self.uniformity, self.gap) != ""
+        return self.reasons(rule) != ""
 
     def lost(self, rule: DeclineRule) -> np.ndarray:
         """Return (N,) bool: the declines that cost something: those of right answers, or every decline without ``right``."""

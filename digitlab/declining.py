@@ -220,7 +220,7 @@ def _reasons(predictor: CalibratedPredictor, x: np.ndarray, logits: np.ndarray, 
 
     ``logits`` and ``scores`` are the predictor's for ``x``; ``extents`` the ink's (None: not known).
     """
-    reasons = predictor.rule.reasons(scores.distance, scores.uniformity, scores.gap, extents).astype(object)
+    reasons = scores.reasons(predictor.rule, extents).astype(object)
     guarded = predictor.guard_declines(x, logits, reasons)
     if guarded is not None:
         reasons[np.asarray(guarded, bool)] = guard.REASON

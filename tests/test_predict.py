@@ -160,9 +160,7 @@ def test_recognise_declines_pure_noise(predictor):
     assert (r.digit, r.reason) == (None, "only noise") and r.detail == preprocess.NO_INK_REASONS["noise"]
     # and noise that reaches the model is declined too (not a digit, or torn between two), whatever preprocess does
     noise = np.random.default_rng(1).uniform(size=(4, 28, 28)).astype(np.float32)
-    logits, features = predictor.logits_and_features(noise)
-    scores = calibration.Scores.of(logits, features, predictor.gaussians, predictor.temperature)
-    assert "" not in set(predictor.rule.reasons(scores.distance, scores.uniformity, scores.gap))
+    assert "" not in set(logits_and_reasons(predictor, noise)[2])
 
 
 def test_recognise_is_unsure_between_two_digits_where_a_4_turns_into_a_9(predictor, mnist):
@@ -374,8 +372,8 @@ def test_the_guard_tells_another_script_where_the_pad_was_unsure(shipped_model, 
 def logits_and_reasons(predictor: predict.Predictor, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``x`` with the ``predictor``'s logits of it and its decline rule's reasons: what ``guard_declines`` takes."""
     logits, features = predictor.logits_and_features(x)
-    scores = calibration.Scores.of(logits, features, predictor.gaussians, predictor.temperature)
-    return x, logits, predictor.rule.reasons(scores.distance, scores.uniformity, scores.gap)
+    return x, logits, calibration.Scores.of(logits, features, predictor.gaussians, predictor.temperature).reasons(
+        predictor.rule)
 
 
 def test_the_guard_leaves_western_digits_read(predictor, mnist):
