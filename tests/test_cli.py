@@ -181,6 +181,12 @@ def bad_paths(tmp_path):
         (("train", "--ema", "0.99", "--recipe", "reference", "--out", "{tmp}/m.keras"), None,
          "--ema: the reference recipe keeps its own optimizer"),
         (("evaluate", "--script", "tibetan", "--model", "{notes}"), None, "{notes}: not a .keras model file"),
+        (("train", "--teacher", "{tmp}/none.keras", "--out", "{tmp}/m.keras"), None,
+         "--teacher: model file not found: {tmp}/none.keras"),
+        (("train", "--distill", "0", "--out", "{tmp}/m.keras"), None, "argument --distill: invalid weight value: '0'"),
+        (("train", "--widths", "32,64", "--out", "{tmp}/m.keras"), None, "argument --widths: invalid widths value"),
+        (("train", "--init", "{tmp}/m.keras", "--widths", "8,8,8", "--out", "{tmp}/n.keras"), None,
+         "--widths: a model fine-tuned from --init keeps that model's widths"),
     ],
 )
 def test_bad_arguments_fail_before_tensorflow_is_imported(bad_paths, args, env_data, message):
