@@ -63,7 +63,6 @@ _share = _checked("share", float, lambda v: 0 <= v <= 1, "a number from 0 to 1, 
 _rate = _checked("learning rate", float, lambda v: 0 < v < 1, "a number above 0 and below 1, e.g. 1e-3")
 _pixels = _checked("pixels", float, lambda v: 0 <= v <= 10, "a number from 0 to 10, e.g. 2")
 _momentum = _checked("momentum", float, lambda v: 0 <= v < 1, "a number from 0 to below 1, e.g. 0.999")
-_weight = _checked("weight", float, lambda v: 0 < v <= 1, "a number above 0 and at most 1, e.g. 0.5")
 _widths = _checked("widths", lambda t: tuple(int(w) for w in t.split(",")), lambda v: len(v) == 3 and min(v) >= 1,
                    "three channel counts, comma-separated, e.g. 48,96,192")
 #: ``scripts.SCRIPTS``, spelled out so that parsing needs no numpy (a test keeps the two equal).
@@ -142,12 +141,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "(Polyak averaging, e.g. 0.999 averages about the last 1,000 steps); default 0: off")
     t.add_argument("--widths", type=_widths, metavar="A,B,C",
                    help="channels of the CNN's three blocks, for a model trained from scratch (default 32,64,128)")
-    t.add_argument("--teacher", type=Path, action="append", default=[], metavar="MODEL",
-                   help="distil from this model (repeat for several; their probabilities are averaged): each "
-                        "digit's target moves --distill of the way to them. A teacher must have been trained on "
-                        "the same images and validation split (same --data, data options and --seed)")
-    t.add_argument("--distill", type=_weight, default=0.5, metavar="WEIGHT",
-                   help="with --teacher: the share of each digit's target the teachers set (default 0.5)")
 
     e = sub.add_parser("evaluate", help="accuracy, per-class scores and confusion matrix on the test set")
     _add_script(e, "whose test split to read (load_digits' held-out split; MNIST's test set for western; "
@@ -254,13 +247,13 @@ def _check_train_args(args: argparse.Namespace) -> None:
     check_output(args.out)
     if args.init and args.widths:
         raise ValueError("--widths: a model fine-tuned from --init keeps that model's widths")
-    for option, path in [("--init", args.init)] * bool(args.init) + [("--teacher", t) for t in args.teacher]:
+    if args.widths and args.recipe != "digitlab":
+        raise ValueError(f"--widths: the {args.recipe} recipe builds Keras's convnet; widths are for digitlab's CNN")
+    if args.init:
         try:
-            files.check_model_path(path)
+            files.check_model_path(args.init)
         except ValueError as exc:
-            raise ValueError(f"{option}: {exc}") from None
-    if args.teacher and args.recipe != "digitlab":
-        raise ValueError(f"--teacher: the {args.recipe} recipe trains on one-hot labels; distilling is for digitlab's")
+            raise ValueError(f"--init: {exc}") from None
     if args.pen_copies and args.script not in ("western", "any"):
         raise ValueError(f"--pen-copies: the pen digits are Western digits; they cannot train a {args.script} model")
     if args.pen_copies or args.pen_data:  # a named pen file (or $DIGITLAB_PEN) must exist
@@ -309,7 +302,7 @@ def _train(args: argparse.Namespace) -> int:
                          pen_copies=args.pen_copies, pen_path=args.pen_data,
                          nondigits_per_kind=args.non_digits, nondigit_scripts=args.non_digit_scripts,
                          restyle=args.restyle, balance=args.balance, learning_rate=args.learning_rate, ema=args.ema,
-                         teachers=tuple(args.teacher), distill=args.distill, **({"widths": args.widths} if args.widths else {}),
+                         **({"widths": args.widths} if args.widths else {}),
                          augmentation=train.Augmentation(elastic=args.elastic) if args.elastic else None,
                          verbose=1 if on_terminal else 0, on_epoch_end=None if on_terminal else _epoch_line(args.epochs))
     card = result.card

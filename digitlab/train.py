@@ -16,7 +16,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 from digitlab.backend import tensorflow as _load_tensorflow
 
@@ -32,7 +32,7 @@ from digitlab.files import check_model_path, read_json, write_json_atomic  # noq
 
 __all__ = [
     "RECIPES", "Augmentation", "TrainResult", "Split", "augment_batch", "random_affine", "change_pen", "elastic_field", "displace", "ELASTIC_GRID", "make_dataset", "cosine_schedule", "step_schedule", "SCHEDULES",
-    "compile_for", "build_for", "prepare_data", "pen_training_data", "balance_scripts", "shift_classifier", "precise_statistics", "precise_saved_model", "NOT_A_DIGIT", "training_targets", "distilled_targets", "teacher_probabilities", "nondigit_training_data", "make_callbacks", "fit", "save_outputs", "train", "model_or_stand_in",
+    "compile_for", "build_for", "prepare_data", "pen_training_data", "balance_scripts", "shift_classifier", "precise_statistics", "precise_saved_model", "NOT_A_DIGIT", "training_targets", "nondigit_training_data", "make_callbacks", "fit", "save_outputs", "train", "model_or_stand_in",
     "checkpoint_dir", "make_card", "test_scores", "LEARNING_RATE", "FINE_TUNE_LEARNING_RATE", "load_init",
 ]
 
@@ -202,14 +202,10 @@ def change_pen(images: tf.Tensor, draws: tf.Tensor, *, share: float) -> tf.Tenso
 
 def make_dataset(
     x: np.ndarray, y: np.ndarray, *, batch_size: int, shuffle: bool = False, seed: int = config.SEED,
-    augmentation: Augmentation | None = None, classes: int = NUM_CLASSES, targets: np.ndarray | None = None,
+    augmentation: Augmentation | None = None, classes: int = NUM_CLASSES,
 ) -> tf.data.Dataset:
-    """Return a batched tf.data pipeline of model-ready images and their targets, augmented if ranges are given.
-
-    The targets are ``targets`` when given (e.g. ``distilled_targets``), else ``training_targets(y)``.
-    """
-    targets = training_targets(y, classes) if targets is None else targets
-    ds = tf.data.Dataset.from_tensor_slices((preprocess.to_model_input(x), targets))
+    """Return a batched tf.data pipeline of model-ready images and their targets (``training_targets``), augmented if ranges are given."""
+    ds = tf.data.Dataset.from_tensor_slices((preprocess.to_model_input(x), training_targets(y, classes)))
     if shuffle:
         ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
@@ -233,49 +229,6 @@ def training_targets(y: np.ndarray, classes: int = NUM_CLASSES) -> np.ndarray:
     digit = y != NOT_A_DIGIT
     targets[digit] = keras.utils.to_categorical(y[digit], classes)
     return targets
-
-
-def distilled_targets(y: np.ndarray, teacher: np.ndarray, weight: float) -> np.ndarray:
-    """Return ``training_targets(y)`` with each digit's target moved ``weight`` of the way to ``teacher``'s row.
-
-    Knowledge distillation (Hinton et al., 2015): the teachers' probabilities (N, classes) say how
-    much a written 7 also looks like a 1, which a one-hot target hides. A non-digit keeps its
-    uniform target. The target stays with its image through augmentation.
-    """
-    if teacher.shape != (len(y), teacher.shape[-1]):
-        raise ValueError(f"teacher probabilities have shape {teacher.shape}; want one row per label, {len(y)} rows")
-    targets = training_targets(y, teacher.shape[-1])
-    digit = np.asarray(y) != NOT_A_DIGIT
-    targets[digit] = (1 - weight) * targets[digit] + weight * teacher[digit]
-    return targets
-
-
-def teacher_probabilities(teachers: Sequence[str | Path], split: Split, split_options: dict) -> np.ndarray:
-    """Return the mean probabilities of the ``teachers`` models on ``split``'s training images, un-augmented.
-
-    ``split_options`` are the options that made ``split`` (``seed``, ``fraction``, ``per_class``,
-    ``val_fraction``). ValueError naming the file when a teacher's card says it was trained on other
-    images or split them otherwise (a teacher that had seen the validation images would leak them
-    into the student's targets), or when it reads another number of classes.
-    """
-    x = preprocess.to_model_input(split.x_train)
-    classes = scripts.classes_of(split.script)
-    total = np.zeros((len(x), classes), dtype=np.float32)
-    for path in teachers:
-        card = model_lib.read_card(path)
-        trained, params = card.get("training_data", {}), card.get("parameters", {})
-        same = (trained.get("sha256") == data.sha256(split.source) and trained.get("train_images") == len(split.y_train)
-                and all(params.get(k) == v for k, v in split_options.items()))
-        if not same:
-            raise ValueError(f"teacher {path}: its card says it was trained on other images or split them otherwise than "
-                             f"this training ({split.source.name}, {len(split.y_train)} training images, "
-                             + ", ".join(f"{k} {v}" for k, v in split_options.items())
-                             + "); train it with the same data options and seed")
-        teacher = model_lib.load_model(path)
-        if teacher.output_shape[-1] != classes:
-            raise ValueError(f"teacher {path}: reads {teacher.output_shape[-1]} classes, the student {classes}")
-        total += model_lib.predict_proba(teacher, x)
-    return total / len(teachers)
 
 
 def cosine_schedule(base_lr: float, epochs: int, warmup: int = 1) -> Callable[[int], float]:
@@ -381,8 +334,6 @@ def train(
     balance: int = 0,
     precise_bn: bool = True,
     ema: float = 0.0,
-    teachers: Sequence[str | Path] = (),
-    distill: float = 0.5,
     on_epoch_end: Callable[[dict], None] | None = None,
     verbose: int = 1,
 ) -> TrainResult:
@@ -414,14 +365,11 @@ def train(
     ``ema`` > 0 (digitlab's recipe) trains as usual but ends with the exponential moving average
     of the weights over the steps, that momentum per step (Polyak averaging; ``compile_for``), whose
     batch norms want ``precise_bn``'s statistics (the moving ones followed the raw weights).
-    ``teachers`` (model files trained on the same images and split) distil: each digit's target
-    moves ``distill`` of the way to their mean probabilities (``distilled_targets``).
     An interrupted run with the same ``out`` resumes from its last finished epoch; the model
     previously at ``out`` stays untouched until the new one is complete.
     """
     _check_arguments(recipe, epochs, batch_size, pen_copies, schedule, nondigits_per_kind, nondigit_scripts,
-                     script=script, per_class=per_class, init=init, restyle=restyle, balance=balance, ema=ema,
-                     teachers=teachers, distill=distill)
+                     script=script, per_class=per_class, init=init, restyle=restyle, balance=balance, ema=ema)
     ranges = _augmentation_for(recipe, augment, augmentation)
     if learning_rate is None:
         learning_rate = LEARNING_RATE if init is None else FINE_TUNE_LEARNING_RATE
@@ -434,16 +382,12 @@ def train(
     init_model = {"source_file": Path(init).name, "sha256": data.sha256(init)} if init is not None else None
     model = build_for(recipe, hyper, epochs=epochs, steps_per_epoch=math.ceil(len(split.y_train) / batch_size),
                       init=init, classes=scripts.classes_of(script))
-    targets = None
-    if teachers:
-        options = dict(seed=seed, fraction=fraction, per_class=per_class, val_fraction=val_fraction)
-        targets = distilled_targets(split.y_train, teacher_probabilities(teachers, split, options), distill)
     history: dict[str, list[float]] = read_json(_history_backup(out)) if out is not None else {}
     per_epoch = recipe == "digitlab" and schedule == "epoch"
     callbacks = make_callbacks(cosine_schedule(learning_rate, epochs) if per_epoch else None, out=out,
                                history=history, on_epoch_end=on_epoch_end, ema=bool(ema))
     wall = fit(model, split, epochs=epochs, batch_size=batch_size, seed=seed, augmentation=ranges,
-               callbacks=callbacks, verbose=verbose, targets=targets)
+               callbacks=callbacks, verbose=verbose)
     if precise_bn:
         wall += precise_statistics(model, split)
     if split.balanced:
@@ -454,9 +398,6 @@ def train(
                   augment_ranges=asdict(ranges) if ranges is not None else None,
                   pen_copies=pen_copies, nondigits_per_kind=nondigits_per_kind, nondigit_scripts=list(nondigit_scripts), restyle=restyle,
                   balance=balance, precise_bn=precise_bn)
-    if teachers:
-        params["distillation"] = {"weight": distill, "teachers": [
-            {"source_file": Path(t).name, "sha256": data.sha256(t)} for t in teachers]}
     if recipe == "digitlab":
         params.update({k: v for k, v in hyper.items() if init is None or k not in _ARCHITECTURE})
     card = make_card(model, recipe=recipe, split=split, test_probabilities=probs, wall_time=wall, params=params,
@@ -516,19 +457,15 @@ def load_init(path: str | Path, classes: int = NUM_CLASSES) -> keras.Model:
 def _check_arguments(recipe: str, epochs: int, batch_size: int, pen_copies: int, schedule: str,
                      nondigits_per_kind: int = 0, nondigit_scripts: tuple[str, ...] = (), *,
                      script: str = "western", per_class: int | None = None, init: str | Path | None = None,
-                     restyle: float = 0.0, balance: int = 0, ema: float = 0.0,
-                     teachers: Sequence[str | Path] = (), distill: float = 0.5) -> None:
+                     restyle: float = 0.0, balance: int = 0, ema: float = 0.0) -> None:
     """Raise ValueError naming the problem: unknown recipe, schedule or script, a count out of range, a missing init model."""
     _check_recipe(recipe)
     if not 0 <= ema < 1 or (ema and recipe != "digitlab"):
         raise ValueError(f"ema is the weight average's momentum per step, 0 (off) or in (0, 1), for recipe 'digitlab' "
                          f"only; got {ema!r} for {recipe!r}")
     scripts.check_name(script, any_ok=True)
-    for path in ([init] if init is not None else []) + list(teachers):
-        check_model_path(path)
-    if teachers and (not 0 < distill <= 1 or recipe != "digitlab"):
-        raise ValueError(f"distill is the share of a target the teachers set, in (0, 1], for recipe 'digitlab' only; "
-                         f"got {distill!r} for {recipe!r}")
+    if init is not None:
+        check_model_path(init)
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {', '.join(map(repr, SCHEDULES))}, got {schedule!r}")
     if epochs < 1 or batch_size < 1:
@@ -711,15 +648,11 @@ def make_callbacks(
 def fit(
     model: keras.Model, split: Split, *, epochs: int, batch_size: int, seed: int,
     augmentation: Augmentation | None, callbacks: list[keras.callbacks.Callback], verbose: int,
-    targets: np.ndarray | None = None,
 ) -> float:
-    """Return the seconds ``model.fit`` took to train ``model`` on ``split`` (validated on its validation part).
-
-    ``targets`` are the training images' targets (None: ``training_targets`` of their labels).
-    """
+    """Return the seconds ``model.fit`` took to train ``model`` on ``split`` (validated on its validation part)."""
     classes = model.output_shape[-1]
     train_ds = make_dataset(split.x_train, split.y_train, batch_size=batch_size, shuffle=True, seed=seed,
-                            augmentation=augmentation, classes=classes, targets=targets)
+                            augmentation=augmentation, classes=classes)
     val_ds = make_dataset(split.x_val, split.y_val, batch_size=1024, classes=classes)
     start = time.perf_counter()
     model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose, shuffle=False)

@@ -181,12 +181,11 @@ def bad_paths(tmp_path):
         (("train", "--ema", "0.99", "--recipe", "reference", "--out", "{tmp}/m.keras"), None,
          "--ema: the reference recipe keeps its own optimizer"),
         (("evaluate", "--script", "tibetan", "--model", "{notes}"), None, "{notes}: not a .keras model file"),
-        (("train", "--teacher", "{tmp}/none.keras", "--out", "{tmp}/m.keras"), None,
-         "--teacher: model file not found: {tmp}/none.keras"),
-        (("train", "--distill", "0", "--out", "{tmp}/m.keras"), None, "argument --distill: invalid weight value: '0'"),
         (("train", "--widths", "32,64", "--out", "{tmp}/m.keras"), None, "argument --widths: invalid widths value"),
         (("train", "--init", "{tmp}/m.keras", "--widths", "8,8,8", "--out", "{tmp}/n.keras"), None,
          "--widths: a model fine-tuned from --init keeps that model's widths"),
+        (("train", "--recipe", "reference", "--widths", "8,8,8", "--out", "{tmp}/n.keras"), None,
+         "--widths: the reference recipe builds Keras's convnet"),
     ],
 )
 def test_bad_arguments_fail_before_tensorflow_is_imported(bad_paths, args, env_data, message):
@@ -397,10 +396,10 @@ def test_a_missing_script_model_says_how_to_train_it(tmp_path, monkeypatch, caps
 
 @pytest.fixture(scope="module")
 def kannada_cli_model(tmp_path_factory):
-    """A Kannada model trained by the command line: one epoch on 10 images of each digit."""
+    """A Kannada model trained by the command line: one epoch on 10 images of each digit, narrower blocks."""
     out = tmp_path_factory.mktemp("kannada") / "k.keras"
     proc = run("train", "--script", "kannada", "--per-class", "10", "--epochs", "1", "--restyle", "0.5",
-               "--learning-rate", "1e-3", "--out", str(out))
+               "--learning-rate", "1e-3", "--widths", "16,24,48", "--out", str(out))
     return out, proc
 
 
@@ -424,6 +423,7 @@ def test_train_and_evaluate_a_script_model(kannada_cli_model, tmp_path):
     card = json.loads(out.with_name("k.card.json").read_text())
     assert (card["script"], card["parameters"]["per_class"], card["init_model"]) == ("kannada", 10, None)
     assert card["parameters"]["restyle"] == 0.5 and card["parameters"]["learning_rate"] == 1e-3
+    assert card["parameters"]["widths"] == [16, 24, 48]
     report = json.loads(run("evaluate", "--script", "kannada", "--model", str(out), "--json").stdout)
     assert report["script"] == "kannada" and report["n"] == test_images
     tuned = tmp_path / "tuned.keras"

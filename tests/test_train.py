@@ -314,49 +314,6 @@ def test_training_targets_one_hot_for_digits_uniform_for_non_digits():
         train.training_targets(np.array([-2]))
 
 
-def test_distilled_targets_move_digits_towards_the_teacher_and_keep_non_digits_uniform():
-    y = np.array([3, train.NOT_A_DIGIT, 0])
-    teacher = np.full((3, 10), 0.02, dtype=np.float32)
-    teacher[:, 5] = 0.82
-    targets = train.distilled_targets(y, teacher, 0.25)
-    np.testing.assert_allclose(targets[0, [3, 5, 0]], [0.75 + 0.005, 0.205, 0.005], rtol=1e-6)
-    np.testing.assert_allclose(targets[1], np.full(10, 0.1))
-    np.testing.assert_allclose(targets.sum(axis=1), 1, rtol=1e-6)
-    with pytest.raises(ValueError, match="one row per label, 3 rows"):
-        train.distilled_targets(y, teacher[:2], 0.5)
-
-
-def test_a_student_trains_towards_its_teachers_probabilities_and_its_card_names_them(tmp_path, mnist_path, monkeypatch):
-    quick = dict(epochs=1, fraction=0.05, data_path=mnist_path, verbose=0, widths=(8, 8, 8), precise_bn=False)
-    teacher = train.train(**quick, out=tmp_path / "teacher.keras").path
-    given, original = [], train.make_dataset
-
-    def recording(x, y, **kwargs):
-        if kwargs.get("shuffle"):
-            given.append((y, kwargs.get("targets")))
-        return original(x, y, **kwargs)
-
-    monkeypatch.setattr(train, "make_dataset", recording)
-    result = train.train(**quick, teachers=[teacher, teacher], distill=0.3)
-    (y, targets), = given
-    split = train.prepare_data(mnist_path, fraction=0.05, val_fraction=0.1, seed=config.SEED)
-    probabilities = model_lib.predict_proba(model_lib.load_model(teacher), preprocess.to_model_input(split.x_train))
-    np.testing.assert_allclose(targets, train.distilled_targets(y, probabilities, 0.3), atol=1e-5)
-    assert not np.allclose(targets, train.training_targets(y)), "the teacher moved the targets"
-    assert result.card["parameters"]["distillation"] == {
-        "weight": 0.3, "teachers": [{"source_file": "teacher.keras", "sha256": data.sha256(teacher)}] * 2}
-
-
-def test_a_teacher_that_split_its_data_otherwise_is_refused(tmp_path, mnist_path):
-    quick = dict(epochs=1, fraction=0.05, data_path=mnist_path, verbose=0, widths=(8, 8, 8), precise_bn=False)
-    teacher = train.train(**quick, seed=7, out=tmp_path / "other_seed.keras").path
-    with pytest.raises(ValueError, match=r"teacher .*other_seed.keras: its card says it was trained on other images "
-                                         r"or split them otherwise .* seed 42"):
-        train.train(**quick, teachers=[teacher])
-    with pytest.raises(ValueError, match="distill is the share of a target the teachers set, in \\(0, 1\\]"):
-        train.train(**quick, teachers=[teacher], distill=0.0)
-
-
 def test_nondigit_training_data_is_the_tune_part_only():
     x, info = train.nondigit_training_data(2, seed=0)
     kinds = len(info["by_kind"])
