@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--ema", type=_momentum, default=0.0, metavar="MOMENTUM",
                    help="end with the exponential moving average of the weights, this momentum per step "
                         "(Polyak averaging, e.g. 0.999 averages about the last 1,000 steps); default 0: off")
+    t.add_argument("--no-precise-bn", action="store_true",
+                   help="keep the batch norms' moving statistics as training left them, rather than recomputing "
+                        "them over the un-augmented training images at the end (models/README.md weighs the two)")
     t.add_argument("--widths", type=_widths, metavar="A,B,C",
                    help="channels of the CNN's three blocks, for a model trained from scratch (default 32,64,128)")
 
@@ -302,7 +305,7 @@ def _train(args: argparse.Namespace) -> int:
                          pen_copies=args.pen_copies, pen_path=args.pen_data,
                          nondigits_per_kind=args.non_digits, nondigit_scripts=args.non_digit_scripts,
                          restyle=args.restyle, balance=args.balance, learning_rate=args.learning_rate, ema=args.ema,
-                         **({"widths": args.widths} if args.widths else {}),
+                         precise_bn=not args.no_precise_bn, **({"widths": args.widths} if args.widths else {}),
                          augmentation=train.Augmentation(elastic=args.elastic) if args.elastic else None,
                          verbose=1 if on_terminal else 0, on_epoch_end=None if on_terminal else _epoch_line(args.epochs))
     card = result.card
