@@ -744,7 +744,7 @@ def test_script_model_numbers_count_the_non_digits_its_pad_declines(osb):
     predictor = predict.Predictor(path, script="kannada")
     declined = [predictor.recognise(m.ink()).digit is None for m in marks]
     assert out["nondigits"] == len(marks) and out["nondigits_declined"] == pytest.approx(np.mean(declined))
-    assert 0 < out["nondigits_declined"] < 1
+    assert out["nondigits_declined"] > 0.5, "a calibrated pad declines most of what is not a digit"
 
 
 class Uncalibrated:
