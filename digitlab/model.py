@@ -160,16 +160,26 @@ def save_model(model: keras.Model, path: str | os.PathLike, card: dict | None = 
     """Return ``path`` after saving ``model`` there (and its card beside it), each atomically.
 
     Both are written to temporary files in the same folder and renamed into place, so an
-    interrupted save never leaves a half-written model where the previous one was.
+    interrupted save never leaves a half-written model where the previous one was. The file
+    holds the architecture and weights without the optimizer's state: every reader loads it
+    uncompiled (``load_model``), and a fine-tune or warm restart (``train --init``) starts a new
+    optimizer, so that state would only double or triple the file's size.
     """
     path = Path(path)
     if path.suffix != ".keras":
         raise ModelFileError(f"{path}: models are saved in the .keras format; use a name ending in .keras")
     with atomic_path(path, suffix=".keras") as tmp:
-        model.save(tmp)
+        _uncompiled_copy(model).save(tmp)
         if card is not None:
             write_json_atomic(card_path(path), card)
     return path
+
+
+def _uncompiled_copy(model: keras.Model) -> keras.Model:
+    """Return a copy of ``model`` with the same layers and weights, not compiled (no optimizer, loss or metrics)."""
+    copy = type(model).from_config(model.get_config())  # clone_model would compile the copy like the original
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def load_model(path: str | os.PathLike) -> keras.Model:

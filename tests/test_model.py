@@ -1,6 +1,9 @@
 """digitlab.model: architectures, atomic save with card, history beside it, clear errors on bad model files."""
 from __future__ import annotations
 
+import zipfile
+
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -104,6 +107,18 @@ def test_save_load_round_trip_with_card(tmp_path, cnn):
     x = np.random.default_rng(1).random((3, 28, 28, 1), dtype=np.float32)
     np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(cnn(x)), atol=1e-6)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.card.json", "m.keras"]
+
+
+def test_saved_file_holds_the_weights_without_the_optimizers_state(tmp_path):
+    model = model_lib.build_cnn(widths=(4, 4, 8))
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    x = np.random.default_rng(2).random((8, 28, 28, 1), dtype=np.float32)
+    model.fit(x, np.eye(10, dtype=np.float32)[np.arange(8)], epochs=1, verbose=0)  # the optimizer now has moments
+    path = model_lib.save_model(model, tmp_path / "m.keras")
+    with zipfile.ZipFile(path) as archive, archive.open("model.weights.h5") as f, h5py.File(f) as weights:
+        assert "optimizer" not in weights and "layers" in weights
+    np.testing.assert_allclose(np.asarray(model_lib.load_model(path)(x)), np.asarray(model(x)), atol=1e-6)
+    assert model.optimizer is not None  # the caller's model is left compiled
 
 
 def test_failed_save_keeps_previous_model(tmp_path, cnn, monkeypatch):
