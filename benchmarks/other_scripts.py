@@ -193,8 +193,7 @@ def western_numbers(predictor: predict.Predictor, x: np.ndarray, y: np.ndarray, 
     wrong = probs.argmax(axis=1) != np.asarray(y)
     declined = guarded = None
     if predictor.rule is not None:
-        reasons = calibration.Scores.of(logits, features, predictor.gaussians, predictor.temperature).reasons(
-            predictor.rule)
+        reasons = predictor.reasons(logits, features)
         declined = reasons != ""
         guarded = predictor.guard_declines(x, logits, reasons)
         unguarded = float(np.mean(wrong & ~declined))

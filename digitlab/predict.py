@@ -206,6 +206,16 @@ class Predictor:
         foreign = self.foreign(x)
         return None if foreign is None else guard_lib.guarded(foreign, logits, reasons, self.guard_rule["threshold"])
 
+    def reasons(self, logits: np.ndarray, features: np.ndarray) -> np.ndarray | None:
+        """Return the card's decline rule's verdict on each image ("" where it reads one; None: uncalibrated).
+
+        ``logits`` and ``features`` are ``logits_and_features``' for MNIST-format images; the
+        extent is not known in that format, so no image is "too small" (``calibration.Scores``).
+        """
+        if self.rule is None:
+            return None
+        return calibration.Scores.of(logits, features, self.gaussians, self.temperature).reasons(self.rule)
+
     def _decline_rule(self) -> tuple[calibration.DeclineRule | None, calibration.ClassGaussians | None]:
         """Return the card's decline rule and the Gaussians beside the model, or (None, None) if uncalibrated."""
         section = self.calibration.get("decline")
